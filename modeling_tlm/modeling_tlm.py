@@ -1,0 +1,335 @@
+"""Tiny language models (TLM): BERT-style encoders with an optional convolutional front end.
+
+The whole forward pass lives in this one file, which travels with every checkpoint, so that
+`AutoModel*.from_pretrained(repo, trust_remote_code=True)` works where the `modeling_tlm` package is not installed.
+It imports only torch, transformers and the config file beside it.
+
+    input_ids (B, T)
+      -> TLMEmbeddings      word + position + token type, LayerNorm, dropout          (B, T, H)
+      -> TLMConvFrontEnd    optional: (T x H) map as a 1-channel image, Conv2d stack  (B, T, H)
+      -> TLMLayer x L       post-LN BERT blocks, attention through SDPA               (B, T, H)
+      -> head               MLM head, or [CLS] pooler + classifier
+
+With `num_conv_layers=0` it computes exactly what transformers' BERT computes with the same weights (see
+`modeling_tlm.conversion`), only faster: fused QKV projection, SDPA, and an MLM head that projects only the masked
+positions onto the vocabulary when labels are given.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
+
+from .configuration_tlm import TLMConfig
+
+IGNORE_INDEX = -100  # label of positions that carry no loss (transformers' convention)
+
+
+class TLMEmbeddings(nn.Module):
+    """word + position + token-type embeddings, then LayerNorm and dropout (as BERT)."""
+
+    def __init__(self, config: TLMConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids, token_type_ids=None, position_ids=None):
+        seq_len = input_ids.shape[1]
+        if seq_len > self.position_embeddings.num_embeddings:
+            raise ValueError(
+                f"Input has {seq_len} tokens but the model takes at most "
+                f"max_position_embeddings={self.position_embeddings.num_embeddings}; truncate the input"
+            )
+        if position_ids is None:
+            position_ids = torch.arange(seq_len, device=input_ids.device)  # (T,), broadcast over the batch
+        x = self.word_embeddings(input_ids) + self.position_embeddings(position_ids)  # (B, T, H)
+        if token_type_ids is None:
+            x = x + self.token_type_embeddings.weight[0]  # all segment 0, without a (B, T) lookup
+        else:
+            x = x + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(x))
+
+
+class TLMConvFrontEnd(nn.Module):
+    """The paper's convolutional front end, between the embeddings and the first transformer layer.
+
+    The (T x H) activations are one 1-channel image; each layer is Conv2d ("same" padding) -> BatchNorm2d -> GELU
+    with channels 1 -> d -> ... -> d, then a 1x1 Conv2d back to one channel -> BatchNorm2d -> GELU. No residual, and
+    padding positions take part, as in the paper. Its weights and BatchNorm statistics are ordinary parameters and
+    buffers, so checkpoints keep them (the paper's own loader silently dropped them).
+    """
+
+    def __init__(self, config: TLMConfig):
+        super().__init__()
+        channels = [1] + [config.conv_channels] * config.num_conv_layers
+        layers = []
+        for c_in, c_out, kernel in zip(channels[:-1], channels[1:], config.conv_kernel_sizes):
+            layers += [nn.Conv2d(c_in, c_out, kernel, padding="same"), nn.BatchNorm2d(c_out), nn.GELU()]
+        layers += [nn.Conv2d(channels[-1], 1, 1), nn.BatchNorm2d(1), nn.GELU()]  # 1x1 back to one channel
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, hidden_states):
+        return self.layers(hidden_states.unsqueeze(1)).squeeze(1)  # (B, T, H) -> (B, 1, T, H) -> (B, T, H)
+
+
+class TLMLayer(nn.Module):
+    """A post-LN BERT block: x = LN(x + Attn(x)); x = LN(x + FFN(x)). Q, K and V come from one fused matmul."""
+
+    def __init__(self, config: TLMConfig):
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.attention_dropout = config.attention_probs_dropout_prob
+        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.attention_output = nn.Linear(config.hidden_size, config.hidden_size)
+        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.intermediate = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.activation = ACT2FN[config.hidden_act]
+        self.output = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x, attention_mask=None):
+        batch, seq_len, hidden = x.shape
+        # (B, T, 3H) -> (3, B, heads, T, head_size)
+        q, k, v = self.qkv(x).view(batch, seq_len, 3, self.num_heads, hidden // self.num_heads).permute(2, 0, 3, 1, 4)
+        attended = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attention_mask, dropout_p=self.attention_dropout if self.training else 0.0
+        )  # (B, heads, T, head_size)
+        attended = attended.transpose(1, 2).reshape(batch, seq_len, hidden)  # (B, T, H)
+        x = self.attention_norm(x + self.dropout(self.attention_output(attended)))
+        return self.output_norm(x + self.dropout(self.output(self.activation(self.intermediate(x)))))
+
+
+class TLMPreTrainedModel(PreTrainedModel):
+    config_class = TLMConfig
+    config: TLMConfig
+    base_model_prefix = "tlm"
+    main_input_name = "input_ids"
+    _no_split_modules = ["TLMEmbeddings", "TLMLayer"]
+    # Heads a checkpoint may legitimately lack or carry when loaded into another head (MLM <-> classification).
+    _head_prefixes = ("lm_head.", "pooler.", "classifier.")
+
+    def _init_weights(self, module):
+        """BERT's init for linear, embedding and norm layers; PyTorch's own for the conv front end (as the paper)."""
+        std = self.config.initializer_range
+        if isinstance(module, nn.Conv2d):
+            init.kaiming_uniform_(module.weight, a=math.sqrt(5))  # what nn.Conv2d.reset_parameters does
+            fan_in = module.weight[0].numel()
+            init.uniform_(module.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in))
+        elif isinstance(module, nn.BatchNorm2d):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+            init.zeros_(module.running_mean)
+            init.ones_(module.running_var)
+            init.zeros_(module.num_batches_tracked)
+        elif isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
+                init.zeros_(module.weight[module.padding_idx])
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, but a checkpoint that lacks encoder weights is an error.
+
+        transformers would initialise missing weights at random with a warning; for TLM that hides a config that does
+        not match its weights (e.g. conv layers the checkpoint never had). Only the heads may be missing, so an MLM
+        checkpoint still loads into a classifier with a fresh pooler and classifier.
+        """
+        wants_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        prefix = f"{cls.base_model_prefix}."
+        missing = [
+            key for key in info["missing_keys"]
+            if not key.removeprefix(prefix).startswith(cls._head_prefixes) and "num_batches_tracked" not in key
+        ]
+        if missing:
+            raise ValueError(
+                f"Checkpoint {args[0] if args else kwargs.get('pretrained_model_name_or_path')!r} does not match its "
+                f"config: encoder weights missing from it: {missing[:8]}{' ...' if len(missing) > 8 else ''}. "
+                "Check num_conv_layers / num_hidden_layers in config.json against the saved weights."
+            )
+        return (model, info) if wants_info else model
+
+
+class TLMModel(TLMPreTrainedModel):
+    """The bare encoder: embeddings -> optional conv front end -> transformer layers. Returns `BaseModelOutput`."""
+
+    def __init__(self, config: TLMConfig):
+        super().__init__(config)
+        self.embeddings = TLMEmbeddings(config)
+        self.conv = TLMConvFrontEnd(config) if config.num_conv_layers > 0 else None
+        self.layers = nn.ModuleList(TLMLayer(config) for _ in range(config.num_hidden_layers))
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value):
+        self.embeddings.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ):
+        if input_ids is None:
+            raise ValueError("TLMModel needs input_ids")
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, H)
+        if self.conv is not None:
+            x = self.conv(x)
+        all_hidden = [x] if output_hidden_states else None
+        mask = _attention_bias(attention_mask)
+        for layer in self.layers:
+            x = layer(x, mask)
+            if output_hidden_states:
+                all_hidden.append(x)
+        output = BaseModelOutput(last_hidden_state=x, hidden_states=tuple(all_hidden) if all_hidden else None)
+        return output if return_dict is not False else output.to_tuple()
+
+
+def _attention_bias(attention_mask):
+    """(B, T) padding mask -> (B, 1, 1, T) boolean mask for SDPA (True = attend), or None when nothing is padding.
+
+    Passing None when every token is real (packed pre-training batches) lets SDPA take its fastest kernel.
+    """
+    if attention_mask is None or bool(attention_mask.all()):
+        return None
+    return attention_mask.bool()[:, None, None, :]
+
+
+class TLMLMHead(nn.Module):
+    """dense -> GELU -> LayerNorm -> decoder (weights tied to the word embeddings, plus a bias), as BERT."""
+
+    def __init__(self, config: TLMConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = ACT2FN[config.hidden_act]
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+
+    def forward(self, hidden_states):
+        return self.decoder(self.LayerNorm(self.activation(self.dense(hidden_states))))  # (..., H) -> (..., V)
+
+
+class TLMForMaskedLM(TLMPreTrainedModel):
+    """TLM with the MLM head. With labels, only the positions whose label is not -100 are projected onto the
+    vocabulary (about 15% of tokens under BERT masking): the loss is the same as BERT's dense loss, and the returned
+    `logits` then hold just those positions, shape (num_masked, vocab_size), in row-major order of `labels`.
+    Without labels (`pipeline("fill-mask")`, inference) logits are the full (batch, seq_len, vocab_size)."""
+
+    _tied_weights_keys = {"lm_head.decoder.weight": "tlm.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config: TLMConfig):
+        super().__init__(config)
+        self.tlm = TLMModel(config)
+        self.lm_head = TLMLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.lm_head.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.lm_head.decoder = new_embeddings
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        labels=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ):
+        outputs = self.tlm(
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states
+        )
+        hidden = outputs.last_hidden_state  # (B, T, H)
+        loss = None
+        if labels is None:
+            logits = self.lm_head(hidden)  # (B, T, V)
+        else:
+            predicted = labels != IGNORE_INDEX  # (B, T)
+            logits = self.lm_head(hidden[predicted])  # (N, H) -> (N, V), N = number of masked positions
+            # Mean over the predicted positions, exactly what CrossEntropyLoss(ignore_index=-100) gives densely.
+            loss = F.cross_entropy(logits.float(), labels[predicted])
+        output = MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return output if return_dict is not False else output.to_tuple()
+
+
+class TLMForSequenceClassification(TLMPreTrainedModel):
+    """TLM with BERT's classification head: [CLS] -> pooler (dense + tanh) -> dropout -> linear.
+
+    The loss follows `config.problem_type` as transformers' models do: regression (MSE) for one label,
+    single-label (cross-entropy) for integer labels, multi-label (BCE with logits) otherwise.
+    """
+
+    def __init__(self, config: TLMConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.tlm = TLMModel(config)
+        self.pooler = nn.Linear(config.hidden_size, config.hidden_size)
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        labels=None,
+        output_hidden_states=None,
+        return_dict=None,
+        **kwargs,
+    ):
+        outputs = self.tlm(
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states
+        )
+        pooled = torch.tanh(self.pooler(outputs.last_hidden_state[:, 0]))  # [CLS]: (B, T, H) -> (B, H)
+        logits = self.classifier(self.dropout(pooled))  # (B, num_labels)
+        loss = None if labels is None else self._loss(logits, labels)
+        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return output if return_dict is not False else output.to_tuple()
+
+    def _loss(self, logits, labels):
+        if self.config.problem_type is None:
+            if self.num_labels == 1:
+                self.config.problem_type = "regression"
+            elif labels.dtype in (torch.long, torch.int):
+                self.config.problem_type = "single_label_classification"
+            else:
+                self.config.problem_type = "multi_label_classification"
+        logits = logits.float()
+        if self.config.problem_type == "regression":
+            return F.mse_loss(logits.squeeze(-1), labels.float().view(-1)) if self.num_labels == 1 else F.mse_loss(logits, labels.float())
+        if self.config.problem_type == "single_label_classification":
+            return F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+        return F.binary_cross_entropy_with_logits(logits, labels.float())
+
+
+__all__ = ["TLMPreTrainedModel", "TLMModel", "TLMForMaskedLM", "TLMForSequenceClassification"]
