@@ -30,3 +30,50 @@ def data_dir() -> Path:
 def bert_tokenizer_dir(data_dir) -> Path:
     """The bert-base-uncased tokenizer folder inside the data folder."""
     return data_dir / "bert-base-uncased"
+
+
+# The local Hub-compatible server for push/pull tests (session-scoped; see tests/hub_server.py).
+from tests.hub_server import local_hub  # noqa: E402,F401
+
+
+# ---- data module (modeling_tlm.data) fixtures ------------------------------------------------------------------------
+
+TOY_SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Anarchism is a political philosophy that advocates self-governed societies.",
+    "The river crosses the valley near the old stone bridge.",
+    "Stock markets rallied on Tuesday as oil prices fell.",
+    "The team won the championship after a long season of football.",
+    "A new telescope observes distant galaxies in the constellation Orion.",
+    "She was married to the author of several novels and plays.",
+    "The company was founded in 1998 and builds software for schools.",
+]
+
+
+@pytest.fixture(scope="module")
+def datasets_cache(tmp_path_factory):
+    """A private `datasets` cache for one test module, so tests neither read stale caches nor fill ~/.cache."""
+    import datasets
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path_factory.mktemp("hf_datasets_cache"))
+        datasets.disable_progress_bars()
+        yield
+
+
+@pytest.fixture(scope="session")
+def toy_tokenizer_dir(tmp_path_factory) -> Path:
+    """A small WordPiece tokenizer trained on TOY_SENTENCES, so data tests run without ../shared/data."""
+    from modeling_tlm.data import train_wordpiece_tokenizer
+
+    out = tmp_path_factory.mktemp("toy_tokenizer")
+    train_wordpiece_tokenizer(TOY_SENTENCES * 20, vocab_size=300, output_dir=out, min_frequency=1)
+    return out
+
+
+@pytest.fixture()
+def toy_tokenizer(toy_tokenizer_dir):
+    """A fresh copy of the toy tokenizer for each test (tests may add tokens to it)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(toy_tokenizer_dir))
