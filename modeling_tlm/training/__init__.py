@@ -1,0 +1,19 @@
+"""Trainer-native training of TLMs: the pieces behind train_mlm.py and train_cls.py (arguments, checks, metrics,
+model card, resuming)."""
+
+from .arguments import (
+    CLS_DEFAULTS,
+    MLM_DEFAULTS,
+    ClassificationDataArguments,
+    ClassificationModelArguments,
+    DataArguments,
+    MLMDataArguments,
+    ModelArguments,
+    TLMTrainingArguments,
+    arguments_dict,
+    parse_args,
+)
+from .card import TLMTrainer, render_model_card
+from .checks import ArgumentError
+from .metrics import ClassificationMetrics, compute_mlm_metrics, load_metric, mlm_logits_to_predictions
+from .resume import FINGERPRINT_NAME, OutputDirError, last_complete_checkpoint, resume_checkpoint, run_fingerprint

@@ -1,0 +1,185 @@
+"""Checks that run before any long work: every bad input stops here with a message naming the flag, file or value.
+
+The scripts call them in order of cost: flags first (instant), then config/tokenizer/Hub (seconds), then data sizes
+(after tokenization), so a typo never costs a tokenization pass and nothing fails after training has started.
+"""
+
+import os
+from pathlib import Path
+
+from ..configuration_tlm import PRESETS, TLMConfig
+from ..data import DataError
+from .resume import checkpoint_step
+
+CLASSIFICATION_ARCHITECTURES = ("TLMForSequenceClassification",)
+
+
+class ArgumentError(ValueError):
+    """Contradictory or invalid command-line arguments."""
+
+
+def check_model_arguments(model_args, classification: bool) -> None:
+    """Exactly one source of weights/architecture, and known preset names."""
+    if model_args.model_preset is not None and model_args.model_preset not in PRESETS:
+        raise ArgumentError(f"--model_preset {model_args.model_preset!r} is unknown; choose one of: {', '.join(PRESETS)}")
+    fresh = [f"--{k}" for k in ("model_preset", "config_name") if getattr(model_args, k)]
+    if len(fresh) > 1:
+        raise ArgumentError("--model_preset and --config_name both define the architecture; give one of them")
+    if model_args.config_overrides and not fresh:
+        raise ArgumentError("--config_overrides changes a new model's config: use it with --model_preset or "
+                            "--config_name (a checkpoint's architecture is fixed by its weights)")
+    from_scratch = getattr(model_args, "from_scratch", False)
+    if model_args.model_name_or_path and fresh:
+        what = "--from_scratch trains random weights" if from_scratch else "the checkpoint fixes the architecture"
+        raise ArgumentError(f"--model_name_or_path contradicts {fresh[0]} ({what}); give one of them")
+    if classification:
+        if from_scratch and model_args.model_name_or_path:
+            raise ArgumentError("--from_scratch contradicts --model_name_or_path: --from_scratch trains random "
+                                "weights, --model_name_or_path fine-tunes pre-trained ones; give one of them")
+        if from_scratch and not fresh:
+            raise ArgumentError("--from_scratch needs --model_preset (or --config_name) to say which architecture")
+        if fresh and not from_scratch:
+            raise ArgumentError(f"{fresh[0]} builds a model with random weights: add --from_scratch to train that "
+                                "baseline, or give --model_name_or_path to fine-tune a pre-trained checkpoint")
+    if model_args.model_name_or_path:
+        check_checkpoint_folder(model_args.model_name_or_path)
+    if not model_args.model_name_or_path and not fresh:
+        choice = "--model_name_or_path (a pre-trained TLM checkpoint) or --from_scratch --model_preset NAME" \
+            if classification else "--model_preset NAME, --config_name or --model_name_or_path"
+        raise ArgumentError(f"no model given: pass {choice} (presets: {', '.join(PRESETS)})")
+
+
+def check_checkpoint_folder(name_or_path: str, flag: str = "--model_name_or_path") -> None:
+    """A local checkpoint folder must exist and hold config.json (a Hub id is checked when it is downloaded)."""
+    path = Path(name_or_path).expanduser()
+    looks_local = path.is_absolute() or name_or_path.startswith((".", "~")) or path.exists()
+    if not looks_local:
+        return
+    if not path.is_dir():
+        raise ArgumentError(f"{flag} {name_or_path}: no such folder (expected a checkpoint folder with config.json)")
+    if not (path / "config.json").is_file():
+        inner = sorted((p for p in path.glob("checkpoint-*") if (p / "config.json").is_file()), key=checkpoint_step)
+        hint = f"; it holds Trainer checkpoints, e.g. pass {inner[-1]}" if inner else ""
+        raise ArgumentError(f"{flag} {name_or_path}: the folder has no config.json, so it is not a model "
+                            f"checkpoint{hint}")
+
+
+def check_tlm_config(config, name_or_path: str) -> None:
+    if not isinstance(config, TLMConfig):
+        raise ArgumentError(
+            f"--model_name_or_path {name_or_path}: model_type is {getattr(config, 'model_type', None)!r}, not 'tlm'. "
+            "Convert BERT checkpoints first with modeling_tlm.conversion.bert_to_tlm"
+        )
+
+
+def check_mlm_checkpoint(config, name_or_path: str) -> None:
+    """train_mlm.py continues masked-LM training: a fine-tuned classifier has no MLM head to continue."""
+    architectures = getattr(config, "architectures", None) or []
+    if any(a in CLASSIFICATION_ARCHITECTURES for a in architectures):
+        raise ArgumentError(
+            f"--model_name_or_path {name_or_path} is a classification checkpoint ({', '.join(architectures)}): it has "
+            "no MLM head to continue pre-training. Pass a pre-trained (TLMForMaskedLM) checkpoint, or fine-tune this "
+            "one with train_cls.py"
+        )
+
+
+def check_missing_head(loading_info: dict, prefix: str, name_or_path: str) -> None:
+    """Raise if weights of the head we continue training (e.g. `lm_head.`) were missing from the checkpoint."""
+    missing = [k for k in loading_info.get("missing_keys", []) if k.startswith(prefix)]
+    if missing:
+        raise ArgumentError(
+            f"--model_name_or_path {name_or_path} has no {prefix.rstrip('.')} weights ({missing[0]}, ...): it is not "
+            "a masked-LM checkpoint. Pass a checkpoint saved by train_mlm.py"
+        )
+
+
+def check_dataset_size(dataset, split: str, minimum: int, why: str) -> None:
+    """A split must exist and hold at least `minimum` rows."""
+    n = len(dataset[split]) if split in dataset else 0
+    if n < minimum:
+        raise DataError(f"the {split} set has {n} rows, fewer than {minimum} ({why}); use more data")
+
+
+def global_batch_size(training_args) -> int:
+    return training_args.per_device_train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps
+
+
+def check_training_arguments(training_args) -> None:
+    if training_args.max_train_minutes is not None and training_args.max_train_minutes <= 0:
+        raise ArgumentError(f"--max_train_minutes {training_args.max_train_minutes}: expected a positive number")
+    resume = training_args.resume_from_checkpoint
+    if resume and not (Path(resume) / "trainer_state.json").is_file():
+        raise ArgumentError(f"--resume_from_checkpoint {resume}: not a Trainer checkpoint folder (no trainer_state.json)")
+
+
+def check_hub(training_args):
+    """With --push_to_hub: a token that the configured endpoint accepts, checked now rather than after training.
+
+    The token is then moved from `training_args.hub_token` into this process's HF_TOKEN: the Trainer pickles its
+    arguments into training_args.bin, which is pushed to the Hub, and the token must not travel with them.
+    """
+    if not training_args.push_to_hub:
+        return
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    endpoint = constants.ENDPOINT
+    if constants.HF_HUB_OFFLINE:
+        raise ArgumentError(f"--push_to_hub needs the Hub ({endpoint}) but HF_HUB_OFFLINE is set; unset it, or drop "
+                            "--push_to_hub")
+    token = training_args.hub_token or huggingface_hub.get_token()
+    if not token:
+        raise ArgumentError("--push_to_hub needs a write token: pass --hub_token, set HF_TOKEN, or run `hf auth login`")
+    try:
+        user = huggingface_hub.whoami(token=token)
+    except Exception as e:  # connection refused, DNS, timeout, 401: all mean "cannot push", said plainly
+        status = getattr(getattr(e, "response", None), "status_code", None)
+        reason = "it rejected the token (401 Unauthorized)" if status == 401 else \
+            f"{type(e).__name__}: {str(e).replace(token, '<hidden>')}"
+        raise ArgumentError(f"--push_to_hub: cannot use the Hub at {endpoint} (HF_ENDPOINT): {reason}") from None
+    if training_args.hub_token:
+        os.environ["HF_TOKEN"] = training_args.hub_token
+        training_args.hub_token = None
+    return user
+
+
+def check_mlm_data_arguments(data_args) -> None:
+    if data_args.dataset_name and data_args.train_file:
+        raise ArgumentError("--dataset_name and --train_file both name the training corpus; give one of them")
+    if not data_args.dataset_name and not data_args.train_file:
+        raise ArgumentError("no training data: pass --dataset_name wikipedia (with --data_dir for the local copy) or "
+                            "--train_file FILE_OR_FOLDER")
+    if data_args.dataset_config_name and data_args.dataset_name == "wikipedia" and data_args.data_dir:
+        raise ArgumentError("--dataset_config_name picks a Hub config, but --data_dir makes --dataset_name wikipedia "
+                            "read the local folder; drop one of them")
+    if not 0 < data_args.mlm_probability < 1:
+        raise ArgumentError(f"--mlm_probability {data_args.mlm_probability}: expected a number in (0, 1)")
+    replace = (data_args.mask_replace_prob, data_args.random_replace_prob)
+    if min(replace) < 0 or sum(replace) > 1:
+        raise ArgumentError(f"--mask_replace_prob {replace[0]} and --random_replace_prob {replace[1]}: expected "
+                            "non-negative numbers summing to at most 1 (the rest keep the original token)")
+    if data_args.pre_train_size is not None and data_args.pre_train_size < 1:
+        raise ArgumentError(f"--pre_train_size {data_args.pre_train_size}: expected a positive number of sequences")
+    if not 0 < data_args.validation_split_percentage < 100:
+        raise ArgumentError(f"--validation_split_percentage {data_args.validation_split_percentage}: expected (0, 100)")
+
+
+def check_cls_data_arguments(data_args) -> None:
+    from ..data import TASK_NAMES
+
+    if data_args.task_name is None and data_args.train_file is None:
+        raise ArgumentError(f"no task: pass --task_name ({', '.join(TASK_NAMES)}) or --train_file and --test_file")
+    if data_args.task_name is not None and data_args.task_name not in TASK_NAMES:
+        raise ArgumentError(f"--task_name {data_args.task_name!r} is unknown; choose one of: {', '.join(TASK_NAMES)}")
+    for flag in ("samples_per_label_train", "samples_per_label_test"):
+        value = getattr(data_args, flag)
+        if value is not None and value < 1:
+            raise ArgumentError(f"--{flag} {value}: expected a positive number of examples per label")
+    if not 0 <= data_args.validation_split_percentage < 100:
+        raise ArgumentError(f"--validation_split_percentage {data_args.validation_split_percentage}: expected [0, 100)")
+
+
+def check_sequence_length(data_args, config) -> None:
+    if not 3 <= data_args.max_seq_length <= config.max_position_embeddings:
+        raise ArgumentError(f"--max_seq_length {data_args.max_seq_length}: the model takes 3 to "
+                            f"max_position_embeddings={config.max_position_embeddings} tokens")

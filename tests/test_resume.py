@@ -1,0 +1,66 @@
+"""Resuming: a training process killed after its first checkpoint continues from it when the same command is rerun."""
+
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+
+import pytest
+from transformers import TrainerControl
+
+from modeling_tlm.training.callbacks import TimeLimitCallback
+from modeling_tlm.training.resume import FINGERPRINT_NAME, last_complete_checkpoint
+from tests.training_utils import REPO_ROOT, corpus_file, mlm_args, read_json, run_script, script_env, trainer_state
+
+
+def test_last_complete_checkpoint_skips_a_partial_one(tmp_path):
+    for step, complete in ((5, True), (10, True), (15, False)):  # checkpoint-15: killed while saving
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        if complete:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
+    assert last_complete_checkpoint(tmp_path / "missing") is None
+
+
+def test_time_limit_stops_with_a_checkpoint():
+    callback = TimeLimitCallback(minutes=0.5)
+    args, state = SimpleNamespace(device="cpu"), SimpleNamespace(global_step=12)
+    callback.on_train_begin(args, state, TrainerControl())
+    assert not callback.on_step_end(args, state, TrainerControl()).should_training_stop
+    callback.start -= 31  # half a minute later
+    control = callback.on_step_end(args, state, TrainerControl())
+    assert control.should_training_stop and control.should_save and callback.stopped_at_step == 12
+
+
+@pytest.mark.slow
+def test_rerun_after_kill_resumes_from_the_checkpoint(tmp_path, data_dir):
+    out = tmp_path / "run"
+    args = mlm_args(corpus_file(data_dir), data_dir, out, "--max_steps", "16", "--save_steps", "4",
+                    "--logging_steps", "2")
+    with open(tmp_path / "first.log", "w") as log:
+        process = subprocess.Popen([sys.executable, str(REPO_ROOT / "train_mlm.py"), *args], cwd=REPO_ROOT,
+                                   env=script_env(), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        try:
+            while not (out / "checkpoint-4" / "trainer_state.json").exists():
+                assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "no checkpoint within 300 s"
+                time.sleep(0.05)
+        finally:
+            process.kill()  # SIGKILL: no chance to clean up, as a crash or a preemption
+            process.wait()
+    checkpoint = last_complete_checkpoint(out)
+    killed_at = trainer_state(checkpoint)["global_step"]
+    assert 4 <= killed_at < 16 and not (out / "model.safetensors").exists()  # killed mid-run
+    assert (out / FINGERPRINT_NAME).exists()
+
+    result = run_script("train_mlm.py", args)  # the same command again
+    assert f"Resuming from checkpoint {checkpoint}" in result.stdout + result.stderr
+    results = read_json(out / "results.json")
+    assert results["train"]["resumed_from_step"] == killed_at
+    assert results["train"]["global_step"] == 16
+    final = trainer_state(out / "checkpoint-16")
+    assert final["global_step"] == 16
+    # The state came from the checkpoint: the losses logged by the killed process are still in the history.
+    before = [e for e in trainer_state(checkpoint)["log_history"] if "loss" in e]
+    assert before and before == [e for e in final["log_history"] if "loss" in e and e["step"] <= killed_at]

@@ -1,0 +1,195 @@
+#!/usr/bin/env python
+"""Fine-tune a tiny language model (TLM) for text classification, on transformers' Trainer.
+
+    # from a pre-trained checkpoint (its MLM head is dropped, a new classifier is trained)
+    python train_cls.py --model_name_or_path runs/tiny-mlm --task_name ag_news --data_dir ../shared/data \
+        --output_dir runs/tiny-agnews --num_train_epochs 5
+    # the same architecture from random weights: the paper's baseline
+    python train_cls.py --from_scratch --model_preset tiny --task_name ag_news --data_dir ../shared/data ...
+
+The model is selected on the validation slice (best accuracy over the evaluations), then evaluated once on the test
+set; everything goes to results.json. Rerunning a command resumes from the last checkpoint in --output_dir.
+`python train_cls.py --help` lists every argument.
+"""
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+from transformers import DataCollatorWithPadding, set_seed
+
+from modeling_tlm import TLMForSequenceClassification
+from modeling_tlm.data import TASK_DEFAULTS, load_task, tokenize_task
+from modeling_tlm.training import (
+    CLS_DEFAULTS,
+    ClassificationDataArguments,
+    ClassificationMetrics,
+    ClassificationModelArguments,
+    TLMTrainer,
+    TLMTrainingArguments,
+    arguments_dict,
+    parse_args,
+    render_model_card,
+    resume_checkpoint,
+    run_fingerprint,
+)
+from modeling_tlm.training import checks
+from modeling_tlm.training.build import build_config, build_tokenizer
+from modeling_tlm.training.card import masked_command, training_rows
+from modeling_tlm.training.run import (
+    callbacks,
+    evaluate,
+    limit_validation,
+    run_cli,
+    save_and_push,
+    setup_logging,
+    train,
+    write_results,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def samples_per_label(data_args) -> dict:
+    """--samples_per_label_train/test, defaulting to the paper's sizes for named tasks (None: every row)."""
+    defaults = TASK_DEFAULTS.get(data_args.task_name, {})
+    return {k: getattr(data_args, k) or defaults.get(k) for k in ("samples_per_label_train", "samples_per_label_test")}
+
+
+def load_data(data_args, tokenizer, seed: int):
+    """The sampled task (train / validation / test) and its tokenized splits. FewRel adds entity markers to the
+    tokenizer here."""
+    task = load_task(
+        data_args.task_name,
+        data_dir=data_args.data_dir,
+        **samples_per_label(data_args),
+        validation_fraction=data_args.validation_split_percentage / 100,
+        seed=seed,
+        train_file=data_args.train_file,
+        test_file=data_args.test_file,
+        validation_file=data_args.validation_file,
+        text_column=data_args.text_column_name,
+        label_column=data_args.label_column_name,
+        use_title=data_args.use_title,
+        entity_markers=data_args.entity_markers,
+    )
+    return task, tokenize_task(task, tokenizer, data_args.max_seq_length, data_args.preprocessing_num_workers)
+
+
+def build_model(model_args, config, task, tokenizer) -> TLMForSequenceClassification:
+    """A classifier over the task's labels: the checkpoint's encoder with a new pooler and classifier, or random."""
+    config.num_labels = task.num_labels
+    config.id2label, config.label2id = dict(task.id2label), dict(task.label2id)
+    if model_args.from_scratch:
+        model = TLMForSequenceClassification(config)
+    else:
+        model = TLMForSequenceClassification.from_pretrained(model_args.model_name_or_path, config=config)
+    if len(tokenizer) > model.config.vocab_size:  # entity markers added: new embedding rows
+        logger.warning("Resizing the embeddings from %d to %d tokens (added: %s)", model.config.vocab_size,
+                       len(tokenizer), ", ".join(task.marker_tokens))
+        model.resize_token_embeddings(len(tokenizer))
+    return model
+
+
+def check_checkpoint_labels(config, task, name_or_path: str) -> None:
+    """Continuing a fine-tuned classifier only makes sense on the same labels."""
+    if "TLMForSequenceClassification" in (config.architectures or []) and config.num_labels != task.num_labels:
+        raise checks.ArgumentError(
+            f"--model_name_or_path {name_or_path} is a classifier with {config.num_labels} labels but task "
+            f"{task.name} has {task.num_labels}; start from a pre-trained (masked-LM) checkpoint instead"
+        )
+
+
+def prepare(argv: list[str]):
+    """Parse and check the arguments, load tokenizer, config and task, find the checkpoint to resume from.
+    Everything that can be wrong with the input fails here, before training starts."""
+    model_args, data_args, training_args = parse_args(
+        (ClassificationModelArguments, ClassificationDataArguments, TLMTrainingArguments), CLS_DEFAULTS, argv
+    )
+    setup_logging(training_args)
+    checks.check_model_arguments(model_args, classification=True)
+    checks.check_cls_data_arguments(data_args)
+    checks.check_training_arguments(training_args)
+    tokenizer = build_tokenizer(model_args, data_args)
+    config = build_config(model_args, tokenizer)
+    checks.check_sequence_length(data_args, config)
+    checks.check_hub(training_args)
+    with training_args.main_process_first(desc="loading and tokenizing the task"):  # rank 0 fills the cache
+        task, dataset = load_data(data_args, tokenizer, data_args.data_sampling_seed)
+    dataset = limit_validation(dataset, data_args.max_eval_samples)
+    if model_args.model_name_or_path:
+        check_checkpoint_labels(config, task, model_args.model_name_or_path)
+    checks.check_dataset_size(dataset, "train", task.num_labels, f"at least one example per label, {task.num_labels}")
+    selecting = training_args.load_best_model_at_end or training_args.eval_strategy != "no"
+    checks.check_dataset_size(dataset, "validation", 1 if selecting else 0, "model selection needs a validation set")
+    checks.check_dataset_size(dataset, "test", 1, "the final evaluation needs a test set")
+    with training_args.main_process_first(desc="checking the output folder"):
+        checkpoint = resume_checkpoint(training_args, run_fingerprint("train_cls", model_args, data_args, training_args))
+    return model_args, data_args, training_args, tokenizer, config, task, dataset, checkpoint
+
+
+def build_trainer(model_args, training_args, tokenizer, config, task, dataset) -> TLMTrainer:
+    set_seed(training_args.seed)  # the same classifier initialisation for the pre-trained model and its baseline
+    return TLMTrainer(
+        model=build_model(model_args, config, task, tokenizer),
+        args=training_args,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        train_dataset=dataset["train"],
+        eval_dataset=dataset["validation"] if len(dataset["validation"]) else None,
+        processing_class=tokenizer,
+        compute_metrics=ClassificationMetrics(),
+        callbacks=callbacks(training_args),
+    )
+
+
+def report(trainer, argv, model_args, data_args, task, dataset, train_metrics, validation, test, started) -> dict:
+    """results.json and the model card."""
+    sizes = {split: len(rows) for split, rows in dataset.items()}
+    data = {
+        "task": task.name, "source": task.source, "labels": task.num_labels,
+        **{f"{split} examples": n for split, n in sizes.items()},
+        **{k.replace("_", " "): v or "all" for k, v in samples_per_label(data_args).items()},
+        "sequence length": data_args.max_seq_length,
+    }
+    training_args = trainer.args
+    arguments = arguments_dict(model_args, data_args, training_args)
+    results = {
+        "script": "train_cls.py", "command": masked_command(["python", "train_cls.py", *argv]),
+        "arguments": arguments, "seed": training_args.seed, "task": task.name, "data_sizes": sizes,
+        "num_labels": task.num_labels, **samples_per_label(data_args), "pretrained": model_args.model_name_or_path,
+        "from_scratch": model_args.from_scratch, "best_checkpoint": trainer.state.best_model_checkpoint,
+        "train": train_metrics, "validation": validation, "test": test,
+        "test_accuracy": test["test_accuracy"], "test_macro_f1": test["test_macro_f1"],
+        "runtime_seconds": round(time.time() - started, 1),
+    }
+    write_results(trainer, results)
+    origin = "from random weights (no pre-training: the baseline)" if model_args.from_scratch else \
+        f"from the pre-trained checkpoint `{model_args.model_name_or_path}`"
+    trainer.model_card_text = render_model_card(
+        model=trainer.model, title=training_args.hub_model_id or Path(training_args.output_dir).name,
+        summary=f"Fine-tuned for {task.name} classification {origin}.", data=data,
+        training=training_rows(trainer, train_metrics), command=results["command"], arguments=arguments,
+        metrics={k: v for k, v in {**validation, **test}.items() if k.endswith(("_loss", "_accuracy", "_macro_f1"))},
+        repo_id=training_args.hub_model_id, base_model=model_args.model_name_or_path,
+        datasets=[f"fancyzhx/{task.name}"] if task.name in ("ag_news", "dbpedia_14") else [],
+    )
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict:
+    started = time.time()
+    argv = sys.argv[1:] if argv is None else argv
+    model_args, data_args, training_args, tokenizer, config, task, dataset, checkpoint = prepare(argv)
+    trainer = build_trainer(model_args, training_args, tokenizer, config, task, dataset)
+    train_metrics = train(trainer, checkpoint)
+    # load_best_model_at_end has put the best model on validation back: evaluate it once on validation and test.
+    validation = evaluate(trainer, dataset["validation"], "eval") if len(dataset["validation"]) else {}
+    test = evaluate(trainer, dataset["test"], "test")
+    results = report(trainer, argv, model_args, data_args, task, dataset, train_metrics, validation, test, started)
+    save_and_push(trainer)  # model, tokenizer (with FewRel's markers), code files and card; pushed with --push_to_hub
+    return results
+
+
+if __name__ == "__main__":
+    run_cli(main)
