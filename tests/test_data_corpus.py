@@ -243,3 +243,10 @@ def test_bad_input(tmp_path, toy_tokenizer):
     (mixed / "b.jsonl").write_text(json.dumps({"text": "y"}), encoding="utf-8")
     with pytest.raises(DataError, match=r"mixes file types"):
         load_pretraining_texts(str(mixed))
+
+
+def test_text_file_without_documents_is_a_data_error(tmp_path, datasets_cache):
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n\n   \n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"blank\.txt: the text files hold no documents"):
+        load_pretraining_texts(str(blank))

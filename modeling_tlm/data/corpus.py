@@ -160,7 +160,12 @@ def _load_text_files(files: list[Path], streaming: bool, num_proc: int | None) -
     sig = file_signature(files)
     if streaming:
         return IterableDataset.from_generator(_generate_documents, features=TEXT_FEATURES, gen_kwargs={"files": sig})
-    ds = cached_dataset(_generate_documents, {"files": sig}, TEXT_FEATURES, fingerprint("documents", sig), num_proc)
+    try:
+        ds = cached_dataset(_generate_documents, {"files": sig}, TEXT_FEATURES, fingerprint("documents", sig), num_proc)
+    except ValueError as e:  # datasets refuses a generator that yields nothing: say it in our words
+        if isinstance(e, DataError) or "corresponds to no data" not in str(e):
+            raise
+        ds = []
     if len(ds) == 0:
         raise DataError(f"{files[0].parent if len(files) > 1 else files[0]}: the text files hold no documents")
     return ds
