@@ -11,8 +11,9 @@ It imports only torch, transformers and the config file beside it.
       -> head               MLM head, or [CLS] pooler + classifier
 
 With `num_conv_layers=0` it computes exactly what transformers' BERT computes with the same weights (see
-`modeling_tlm.conversion`), only faster: fused QKV projection, SDPA, and an MLM head that projects only the masked
-positions onto the vocabulary when labels are given.
+`modeling_tlm.conversion`), only faster: fused QKV projection, SDPA, and, when MLM labels are given, the last layer,
+the MLM head and the vocabulary projection computed only at the masked positions (the loss and gradients are the
+dense ones: nothing else reads the other positions' outputs).
 """
 
 import math
@@ -96,16 +97,55 @@ class TLMLayer(nn.Module):
         self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x, attention_mask=None):
+    def forward(self, x, attention_mask=None, output_mask=None):
+        """x (B, T, H) -> (B, T, H). With a (B, T) boolean `output_mask`, only the N positions where it is True get
+        queries and the rest of the block (their keys and values still come from every position): -> (N, H)."""
         batch, seq_len, hidden = x.shape
-        # (B, T, 3H) -> (3, B, heads, T, head_size)
-        q, k, v = self.qkv(x).view(batch, seq_len, 3, self.num_heads, hidden // self.num_heads).permute(2, 0, 3, 1, 4)
-        attended = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attention_mask, dropout_p=self.attention_dropout if self.training else 0.0
-        )  # (B, heads, T, head_size)
-        attended = attended.transpose(1, 2).reshape(batch, seq_len, hidden)  # (B, T, H)
+        heads, head_size = self.num_heads, hidden // self.num_heads
+        if output_mask is None:
+            # (B, T, 3H) -> (3, B, heads, T, head_size)
+            q, k, v = self.qkv(x).view(batch, seq_len, 3, heads, head_size).permute(2, 0, 3, 1, 4)
+        else:
+            # Each row's queries are packed to the left of a (B, M, H) block, M = most predicted positions in a row;
+            # padding slots are zeros whose outputs nobody reads. Attention then costs M/T of the dense one.
+            rows, slots = _packed_slots(output_mask)  # (N,), (N,)
+            w_q, w_kv = self.qkv.weight.split([hidden, 2 * hidden])
+            b_q, b_kv = self.qkv.bias.split([hidden, 2 * hidden])
+            # (B, T, 2H) -> (2, B, heads, T, head_size)
+            k, v = F.linear(x, w_kv, b_kv).view(batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)
+            x = x[output_mask]  # (B, T, H) -> (N, H): the residual stream goes on only at these positions
+            q = F.linear(x, w_q, b_q)  # (N, H)
+            q = q.new_zeros(batch, int(output_mask.sum(1).max()), hidden).index_put((rows, slots), q)  # (B, M, H)
+            q = q.view(batch, -1, heads, head_size).transpose(1, 2)  # (B, M, H) -> (B, heads, M, head_size)
+        attended = _attention(q, k, v, attention_mask, self.attention_dropout if self.training else 0.0)
+        # -> (B, heads, T or M, head_size)
+        attended = attended.transpose(1, 2).reshape(batch, -1, hidden)  # (B, T or M, H)
+        if output_mask is not None:
+            attended = attended[rows, slots]  # (B, M, H) -> (N, H)
         x = self.attention_norm(x + self.dropout(self.attention_output(attended)))
         return self.output_norm(x + self.dropout(self.output(self.activation(self.intermediate(x)))))
+
+
+def _attention(q, k, v, attention_mask, dropout_p):
+    """Scaled dot-product attention through SDPA, except in bf16/fp16 training with dropout on a CPU.
+
+    There SDPA's only CPU kernel that takes dropout (the "math" one) upcasts q, k and v to fp32, so both products
+    miss the bf16 matrix units (AMX). This computes the same attention as BERT's eager one does under autocast:
+    bf16 products, softmax and dropout in fp32 (the same dropout draws as SDPA's). Padding masks go to SDPA: it
+    handles fully masked rows.
+    """
+    if dropout_p == 0 or attention_mask is not None or q.dtype == torch.float32 or q.device.type != "cpu":
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=dropout_p)
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)  # (B, heads, Tq, T)
+    probs = F.dropout(scores.softmax(-1, dtype=torch.float32), dropout_p)
+    return probs.to(v.dtype) @ v  # (B, heads, Tq, head_size)
+
+
+def _packed_slots(mask):
+    """(B, T) bool -> (rows, slots) of its True entries in row-major order, slot = rank of the entry in its row."""
+    rows = mask.nonzero()[:, 0]
+    slots = (mask.cumsum(1) - 1)[mask]
+    return rows, slots
 
 
 class TLMPreTrainedModel(PreTrainedModel):
@@ -190,8 +230,13 @@ class TLMModel(TLMPreTrainedModel):
         position_ids=None,
         output_hidden_states=None,
         return_dict=None,
+        output_mask=None,
         **kwargs,
     ):
+        """`output_mask` (B, T) bool, optional: the positions whose last hidden state is wanted (the masked tokens in
+        MLM training). The last layer then computes only those, and `last_hidden_state` is (N, H), N = mask.sum(),
+        in row-major order; the hidden states of the positions left out would not change anything read downstream.
+        """
         if input_ids is None:
             raise ValueError("TLMModel needs input_ids")
         output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -200,10 +245,12 @@ class TLMModel(TLMPreTrainedModel):
             x = self.conv(x)
         all_hidden = [x] if output_hidden_states else None
         mask = _attention_bias(attention_mask)
-        for layer in self.layers:
-            x = layer(x, mask)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, mask, output_mask if i == len(self.layers) - 1 else None)
             if output_hidden_states:
                 all_hidden.append(x)
+        if output_mask is not None and not self.layers:
+            x = x[output_mask]  # no layer to restrict: (B, T, H) -> (N, H)
         output = BaseModelOutput(last_hidden_state=x, hidden_states=tuple(all_hidden) if all_hidden else None)
         return output if return_dict is not False else output.to_tuple()
 
@@ -233,9 +280,10 @@ class TLMLMHead(nn.Module):
 
 
 class TLMForMaskedLM(TLMPreTrainedModel):
-    """TLM with the MLM head. With labels, only the positions whose label is not -100 are projected onto the
-    vocabulary (about 15% of tokens under BERT masking): the loss is the same as BERT's dense loss, and the returned
-    `logits` then hold just those positions, shape (num_masked, vocab_size), in row-major order of `labels`.
+    """TLM with the MLM head. With labels, only the positions whose label is not -100 (about 15% of tokens under BERT
+    masking) go through the last layer's queries and feed-forward, the head and the vocabulary projection: the loss
+    and its gradients are BERT's dense ones, and the returned `logits` hold just those positions, shape
+    (num_masked, vocab_size), in row-major order of `labels`.
     Without labels (`pipeline("fill-mask")`, inference) logits are the full (batch, seq_len, vocab_size)."""
 
     _tied_weights_keys = {"lm_head.decoder.weight": "tlm.embeddings.word_embeddings.weight"}
@@ -263,16 +311,21 @@ class TLMForMaskedLM(TLMPreTrainedModel):
         return_dict=None,
         **kwargs,
     ):
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        predicted = None if labels is None else labels != IGNORE_INDEX  # (B, T)
+        # With labels, the last layer, the head and the vocabulary projection run only at the predicted positions
+        # (about 15% of tokens). Asked for every layer's hidden states, the encoder runs densely and the rows are
+        # picked after.
         outputs = self.tlm(
-            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states,
+            output_mask=None if output_hidden_states else predicted,
         )
-        hidden = outputs.last_hidden_state  # (B, T, H)
+        hidden = outputs.last_hidden_state  # (B, T, H), or (N, H) with output_mask; N = number of predicted positions
+        if predicted is not None and output_hidden_states:
+            hidden = hidden[predicted]  # (B, T, H) -> (N, H)
+        logits = self.lm_head(hidden)  # (B, T, V) without labels, (N, V) with them
         loss = None
-        if labels is None:
-            logits = self.lm_head(hidden)  # (B, T, V)
-        else:
-            predicted = labels != IGNORE_INDEX  # (B, T)
-            logits = self.lm_head(hidden[predicted])  # (N, H) -> (N, V), N = number of masked positions
+        if labels is not None:
             # Mean over the predicted positions, exactly what CrossEntropyLoss(ignore_index=-100) gives densely.
             loss = F.cross_entropy(logits.float(), labels[predicted])
         output = MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)

@@ -1,0 +1,330 @@
+"""Pre-training throughput on this CPU: TLM against stock transformers `BertForMaskedLM` (issue 5).
+
+Both models start from the same weights (`modeling_tlm.conversion`), read the same packed Wikipedia sequences in the
+same order, masked the same way (`DataCollatorForLanguageModeling` with one seed), and train through the real
+`Trainer` with the same `TrainingArguments` (`optim="adamw_torch_fused"`, `bf16=True` for bf16 autocast). The two
+Trainers run in two threads that take turns, one window of optimizer steps at a time, in the order A B B A A B ...;
+after the warm-up windows, tokens/s is the median over the timed windows, so a burst of load from other processes on
+a shared machine hits both models alike. A window covers everything a user's step costs: loading and masking the
+batch, forward, backward, gradient clipping, the optimizer step and the Trainer's own bookkeeping.
+
+Also printed, per preset and dtype:
+- MFU: tokens/s x matmul FLOPs per token (counted by `torch.utils.flop_counter` on one forward and backward, i.e.
+  the FLOPs each implementation really executes; TLM skips work, so it has fewer) / the matmul peak measured at the
+  start of this run for that dtype (`benchmarks.common.matmul_peak`).
+- Peak memory: peak resident memory of a fresh process that builds the model and trains it a few steps through the
+  same Trainer set-up (`benchmarks.common.in_fresh_process`), one process per model.
+- The MLM loss each model logged at the last step: identical start, data and masks, so they differ only by dropout
+  noise and rounding.
+
+    python -m benchmarks.pretrain_throughput                       # the README table: bert-1, bert-6 x fp32, bf16
+    python -m benchmarks.pretrain_throughput --presets tiny --dtypes fp32 --batch_size 4 --seq_len 32 \\
+        --windows 2 --memory_steps 0 --peak_sizes 256              # seconds
+"""
+
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import (
+    AutoTokenizer,
+    BertForMaskedLM,
+    DataCollatorForLanguageModeling,
+    HfArgumentParser,
+    PrinterCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
+
+from benchmarks.common import in_fresh_process, interleaved_windows, matmul_peak, median, reset_peak_memory
+from modeling_tlm import PRESETS, TLMConfig, TLMForMaskedLM
+from modeling_tlm.conversion import tlm_config_to_bert, tlm_to_bert
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+# The issue's targets for TLM tokens/s over stock's, printed beside the measured ratios.
+TARGET_RATIOS = {("bert-1", "fp32"): 4.0, ("bert-6", "fp32"): 1.5, ("bert-1", "bf16"): 3.0, ("bert-6", "bf16"): 2.5}
+MODELS = ("tlm", "stock")
+
+
+@dataclass
+class BenchmarkArguments:
+    presets: list[str] = field(default_factory=lambda: ["bert-1", "bert-6"], metadata={"help": "conv-free TLM presets"})
+    dtypes: list[str] = field(default_factory=lambda: ["fp32", "bf16"], metadata={"help": "fp32 and/or bf16 (autocast)"})
+    batch_size: int = 32
+    seq_len: int = field(default=128, metadata={"help": "tokens per packed sequence"})
+    window_steps: int = field(default=1, metadata={"help": "optimizer steps per timed window"})
+    windows: int = field(default=3, metadata={"help": "timed windows per model; tokens/s is their median"})
+    warmup_windows: int = field(default=1, metadata={"help": "untimed windows per model before the timed ones"})
+    data_dir: str = field(default=str(REPO_ROOT.parent / "shared" / "data"), metadata={"help": "like ../shared/data"})
+    corpus: str | None = field(
+        default=None, metadata={"help": "pre-training text file or folder; default <data_dir>/wikipedia/enwiki-2015-AA/wiki_00"}
+    )
+    random_data: bool = field(default=False, metadata={"help": "random token ids instead of Wikipedia"})
+    memory_steps: int = field(default=2, metadata={"help": "steps of each peak-memory process; 0 skips memory"})
+    threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads; default: torch's"})
+    peak_sizes: list[int] = field(
+        default_factory=lambda: [2048, 4096], metadata={"help": "square matmul sizes tried for the peak; the best counts"}
+    )
+    profile_ops: int = field(default=0, metadata={"help": "print the N costliest ops of one step of each model"})
+    learning_rate: float = 1e-4
+    seed: int = 42
+    output_dir: str = str(REPO_ROOT / "runs" / "pretrain_throughput")
+
+
+def check_arguments(args: BenchmarkArguments) -> None:
+    """Fail on bad flags before any data is read or model is built."""
+    for preset in args.presets:
+        if preset not in PRESETS:
+            raise ValueError(f"--presets: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+        if PRESETS[preset].get("num_conv_layers"):
+            raise ValueError(f"--presets: {preset!r} has a conv front end, which stock BERT lacks; pick a conv-free one")
+    for dtype in args.dtypes:
+        if dtype not in DTYPES:
+            raise ValueError(f"--dtypes: unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+    for name in ("batch_size", "seq_len", "window_steps", "windows"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if args.warmup_windows < 0 or args.memory_steps < 0:
+        raise ValueError("--warmup_windows and --memory_steps must be non-negative")
+    if args.seq_len > TLMConfig().max_position_embeddings:
+        raise ValueError(f"--seq_len {args.seq_len} exceeds the presets' {TLMConfig().max_position_embeddings} positions")
+    if not (tokenizer_dir(args) / "vocab.txt").exists():
+        raise FileNotFoundError(f"--data_dir: no bert-base-uncased tokenizer at {tokenizer_dir(args)} (vocab.txt)")
+    if not args.random_data and not Path(corpus_path(args)).exists():
+        raise FileNotFoundError(f"--corpus: {corpus_path(args)} does not exist (or pass --random_data)")
+
+
+def tokenizer_dir(args) -> Path:
+    return Path(args.data_dir) / "bert-base-uncased"
+
+
+def corpus_path(args) -> str:
+    return args.corpus or str(Path(args.data_dir) / "wikipedia" / "enwiki-2015-AA" / "wiki_00")
+
+
+def training_sequences(args: BenchmarkArguments, tokenizer):
+    """Packed `seq_len`-token sequences (no padding) with input_ids, attention_mask, special_tokens_mask, shuffled
+    once (`build_mlm_datasets`)."""
+    if args.random_data:  # a plain list of examples: Trainer takes any sized, indexable dataset
+        g = torch.Generator().manual_seed(args.seed)
+        ids = torch.randint(1000, tokenizer.vocab_size, (4 * args.batch_size, args.seq_len), generator=g)  # no specials
+        ids[:, 0], ids[:, -1] = tokenizer.cls_token_id, tokenizer.sep_token_id
+        special = [1] + [0] * (args.seq_len - 2) + [1]
+        return [
+            {"input_ids": row, "attention_mask": [1] * args.seq_len, "special_tokens_mask": special} for row in ids.tolist()
+        ]
+    from modeling_tlm.data import build_mlm_datasets, load_pretraining_texts
+
+    texts = load_pretraining_texts(corpus_path(args))
+    sequences = build_mlm_datasets(texts, tokenizer, max_length=args.seq_len, eval_fraction=0, min_eval_sequences=0)["train"]
+    if len(sequences) < args.batch_size:
+        raise ValueError(f"--corpus {corpus_path(args)} gives {len(sequences)} sequences, fewer than one batch")
+    return sequences
+
+
+def build_models(preset: str, seed: int) -> dict:
+    """TLM and stock BertForMaskedLM with identical weights."""
+    torch.manual_seed(seed)
+    tlm = TLMForMaskedLM(TLMConfig.from_preset(preset))
+    return {"tlm": tlm, "stock": tlm_to_bert(tlm)}
+
+
+def build_trainer(model, sequences, tokenizer, args: BenchmarkArguments, dtype: str, max_steps: int, mask_seed=None):
+    training_args = TrainingArguments(
+        output_dir=args.output_dir,
+        max_steps=max_steps,
+        per_device_train_batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        optim="adamw_torch_fused",
+        bf16=dtype == "bf16",
+        train_sampling_strategy="sequential",  # the data is shuffled once already; both models read it in one order
+        remove_unused_columns=False,  # keep special_tokens_mask for the collator (it pops it)
+        dataloader_drop_last=True,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=True,
+        seed=args.seed,
+    )
+    # A seeded collator masks the same positions for both models (seeding is refused in a child process: see
+    # peak_memory_run, whose masks need not match anything).
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=mask_seed)
+    trainer = Trainer(model=model, args=training_args, train_dataset=sequences, data_collator=collator)
+    trainer.remove_callback(PrinterCallback)  # the losses are read from trainer.state.log_history instead
+    return trainer
+
+
+class TrainerWindows(TrainerCallback):
+    """`trainer.train()` in a thread that stops after every `steps` optimizer steps; each call runs one window.
+
+    This is how two real Trainers take turns in one process: the caller times each call.
+    """
+
+    def __init__(self, trainer: Trainer, steps: int):
+        self.trainer, self.steps, self.error = trainer, steps, None
+        self._go, self._stopped = threading.Semaphore(0), threading.Semaphore(0)
+        self._thread = threading.Thread(target=self._train, daemon=True)
+        trainer.add_callback(self)
+
+    def _train(self):
+        self._go.acquire()
+        try:
+            self.trainer.train()
+        except BaseException as error:  # handed to the caller's thread
+            self.error = error
+        finally:
+            self._stopped.release()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step % self.steps == 0:
+            self._stopped.release()
+            self._go.acquire()
+
+    def __call__(self):
+        if not self._thread.is_alive() and self.error is None:
+            self._thread.start()
+        self._go.release()
+        self._stopped.acquire()
+        if self.error is not None:
+            raise self.error
+
+    def finish(self):
+        """Let train() run to its end (untimed) and return the losses it logged, one per step."""
+        self._go.release()
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return [entry["loss"] for entry in self.trainer.state.log_history if "loss" in entry]
+
+
+def flops_per_token(model, batch: dict, dtype: str) -> float:
+    """Matmul FLOPs of one forward and backward on `batch`, per token (what this implementation executes)."""
+    with FlopCounterMode(display=False) as counter, torch.autocast("cpu", torch.bfloat16, enabled=dtype == "bf16"):
+        model(**batch).loss.backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / batch["input_ids"].numel()
+
+
+def print_profile(name: str, model, batch: dict, dtype: str, top: int) -> None:
+    """torch.profiler's `top` ops by self time over one bare training step (forward, backward, fused AdamW step)
+    taken after one untimed step, so the table shows where a step's time goes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+
+    def step():
+        with torch.autocast("cpu", torch.bfloat16, enabled=dtype == "bf16"):
+            loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        step()
+    print(f"profile of one {name} step ({dtype}):")
+    print(prof.key_averages(group_by_input_shape=True).table(
+        sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=40, max_shapes_column_width=60
+    ), flush=True)
+
+
+def peak_memory_run(kind: str, preset: str, dtype: str, args: BenchmarkArguments) -> None:
+    """Build one model and train it `args.memory_steps` steps; runs in its own process (see `in_fresh_process`)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir(args))
+    sequences = training_sequences(args, tokenizer)
+    torch.manual_seed(args.seed)
+    config = TLMConfig.from_preset(preset)
+    model = TLMForMaskedLM(config) if kind == "tlm" else BertForMaskedLM(tlm_config_to_bert(config))
+    trainer = build_trainer(model, sequences, tokenizer, args, dtype, args.memory_steps)
+    reset_peak_memory()  # count the model and its training, not the data preparation before it
+    trainer.train()
+
+
+def compare(preset: str, dtype: str, args: BenchmarkArguments, tokenizer, sequences, peak: float) -> dict:
+    """One row of the table: both models trained in alternating windows."""
+    models = build_models(preset, args.seed)
+    collator = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15, seed=args.seed)
+    batch = collator([sequences[i] for i in range(args.batch_size)])
+    flops = {name: flops_per_token(model, batch, dtype) for name, model in models.items()}
+
+    total_windows = args.warmup_windows + args.windows
+    runs = {
+        name: TrainerWindows(
+            build_trainer(model, sequences, tokenizer, args, dtype, total_windows * args.window_steps, args.seed),
+            args.window_steps,
+        )
+        for name, model in models.items()
+    }
+    seconds = interleaved_windows(runs, total_windows)
+    losses = {name: run.finish() for name, run in runs.items()}
+
+    tokens = args.window_steps * args.batch_size * args.seq_len
+    row = dict(preset=preset, dtype=dtype, steps=total_windows * args.window_steps)
+    for name in MODELS:
+        timed = seconds[name][args.warmup_windows:]
+        row[f"{name}_tokens_per_s"] = median([tokens / s for s in timed])
+        row[f"{name}_window_tokens_per_s"] = [round(tokens / s) for s in timed]
+        row[f"{name}_mfu"] = row[f"{name}_tokens_per_s"] * flops[name] / peak
+        row[f"{name}_gflop_per_token"] = flops[name] / 1e9
+        row[f"{name}_loss"] = losses[name][-1]
+        row[f"{name}_peak_mib"] = (
+            in_fresh_process(peak_memory_run, name, preset, dtype, args)[1] / 2**20 if args.memory_steps else math.nan
+        )
+    row["ratio"] = row["tlm_tokens_per_s"] / row["stock_tokens_per_s"]
+    row["target"] = TARGET_RATIOS.get((preset, dtype), math.nan)
+    if args.profile_ops:  # after timing: the profiled steps change the models, and nothing reads them afterwards
+        for name, model in models.items():
+            print_profile(name, model, batch, dtype, args.profile_ops)
+    return row
+
+
+def format_table(rows: list[dict]) -> str:
+    header = (
+        "| model | dtype | TLM tokens/s | stock tokens/s | TLM / stock (target) | MFU TLM / stock | "
+        "peak MiB TLM / stock | loss TLM / stock (step) |"
+    )
+    lines = [header, "| --- " * 8 + "|"]
+    for r in rows:
+        target = "" if math.isnan(r["target"]) else f" ({r['target']:.1f}x)"
+        lines.append(
+            f"| {r['preset']} | {r['dtype']} | {r['tlm_tokens_per_s']:,.0f} | {r['stock_tokens_per_s']:,.0f} | "
+            f"{r['ratio']:.2f}x{target} | {r['tlm_mfu']:.1%} / {r['stock_mfu']:.1%} | "
+            f"{r['tlm_peak_mib']:,.0f} / {r['stock_peak_mib']:,.0f} | "
+            f"{r['tlm_loss']:.3f} / {r['stock_loss']:.3f} ({r['steps']}) |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    (args,) = HfArgumentParser(BenchmarkArguments).parse_args_into_dataclasses(args=argv)
+    check_arguments(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir(args))
+    sequences = training_sequences(args, tokenizer)
+    peaks = {dtype: matmul_peak(DTYPES[dtype], shapes=[(n, n, n) for n in args.peak_sizes]) for dtype in args.dtypes}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+          f"{torch.backends.cpu.get_cpu_capability()}; measured matmul peak: "
+          + ", ".join(f"{d} {p / 1e12:.3f} TFLOP/s" for d, p in peaks.items()), flush=True)
+    if "bf16" in peaks and "fp32" in peaks and peaks["bf16"] < peaks["fp32"]:
+        print("note: bf16 products are slower than fp32 here: this CPU lacks bf16 matrix hardware (AMX / AVX512-BF16)")
+    rows = []
+    for preset in args.presets:
+        for dtype in args.dtypes:
+            row = compare(preset, dtype, args, tokenizer, sequences, peaks[dtype])
+            print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+            rows.append(row)
+    print(format_table(rows))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
