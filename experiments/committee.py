@@ -1,0 +1,81 @@
+"""Soft committees of fine-tuned, independently pre-trained members, on the test split their members were tested on.
+
+Every subset of the members with at least --min_size of them is assembled with
+`TLMCommitteeForSequenceClassification.from_members` (class probabilities averaged) and evaluated on the same
+labelled samples train_cls.py used (its own data loading, same seed). Each member alone, and each --references
+checkpoint (the deep model), is evaluated the same way, so every accuracy of the comparison comes from one path.
+
+    python -m experiments.committee --members runs/ft-b1 runs/ft-b1-conv2 runs/ft-b1-conv3 --task_name ag_news \
+        --data_dir ../shared/data --samples_per_label_train 250 --samples_per_label_test 500 --seed 0 \
+        --output_dir runs/committee-ag_news-s0
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .common import classification_metrics, load_data, parse, predict, write_results
+
+
+@dataclass
+class CommitteeArguments:
+    members: list[str] = field(default_factory=list, metadata={"help": "fine-tuned member checkpoints"})
+    min_size: int = field(default=2, metadata={"help": "evaluate every subset of the members at least this large"})
+    combine: str = field(default="soft", metadata={"help": "soft | logits | vote"})
+    references: list[str] = field(
+        default_factory=list,
+        metadata={"help": "other fine-tuned checkpoints (the deep model) evaluated alone the same way, so that the "
+                          "committee is compared with them through one evaluation path"},
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from modeling_tlm import TLMCommitteeForSequenceClassification
+    from modeling_tlm.data import load_tokenizer
+
+    started = time.time()
+    data_args, cell, args = parse(CommitteeArguments, argv)
+    if len(args.members) < max(args.min_size, 1):
+        raise SystemExit(f"error: --members lists {len(args.members)} checkpoints; --min_size is {args.min_size}")
+    for path in args.members + args.references:
+        if not (Path(path) / "config.json").exists():
+            raise SystemExit(f"error: --members {path}: no fine-tuned checkpoint there (config.json missing)")
+    tokenizer = load_tokenizer(args.members[0])  # the members' own (FewRel: with the entity markers)
+    task, tokenized = load_data(data_args, cell.seed, tokenizer)
+    labels = {split: np.asarray(tokenized[split]["labels"]) for split in ("validation", "test")}
+
+    def evaluate(paths: list[str]) -> dict:
+        model = TLMCommitteeForSequenceClassification.from_members(paths, combine=args.combine)
+        out = {}
+        for split in ("validation", "test"):
+            if len(labels[split]):
+                metrics = classification_metrics(predict(model, tokenized[split], tokenizer), labels[split])
+                out.update({f"{split}_{k}": v for k, v in metrics.items()})
+        return out
+
+    names = [Path(p).name for p in args.members]
+    members = [{"index": i, "name": n, **evaluate([p])} for i, (n, p) in enumerate(zip(names, args.members))]
+    references = [{"name": Path(p).name, **evaluate([p])} for p in args.references]
+    committees = []
+    for size in range(args.min_size, len(args.members) + 1):
+        for subset in itertools.combinations(range(len(args.members)), size):
+            metrics = evaluate([args.members[i] for i in subset])
+            committees.append({"members": list(subset), "size": size, **metrics})
+            print(f"committee {[names[i] for i in subset]}: test accuracy {metrics['test_accuracy']:.4f}")
+    results = {
+        "script": "experiments.committee", "task": task.name, "seed": cell.seed, "combine": args.combine,
+        "member_paths": args.members, "members": members, "references": references, "committees": committees,
+        "data_sizes": {split: len(ds) for split, ds in tokenized.items()},
+        "runtime_seconds": round(time.time() - started, 1),
+    }
+    write_results(cell.output_dir, results)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""What the experiment scripts (TF-IDF peer, committee, latency) share with train_cls.py: its task arguments, its
+data loading (so every script sees exactly the labelled samples train_cls.py trained and tested on), its metrics,
+and one results.json per cell."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class CellArguments:
+    seed: int = field(default=42, metadata={"help": "train_cls.py's --seed: it also draws the labelled sample"})
+    output_dir: str = field(default="", metadata={"help": "folder for results.json"})
+
+
+def parse(extra_type, argv: list[str] | None = None):
+    """(ClassificationDataArguments, CellArguments, extra_type) from the command line, with train_cls.py's defaults."""
+    from transformers import HfArgumentParser
+
+    from modeling_tlm.training import ClassificationDataArguments
+
+    data_args, cell_args, extra = HfArgumentParser((ClassificationDataArguments, CellArguments, extra_type)) \
+        .parse_args_into_dataclasses(args=argv)
+    if not cell_args.output_dir:
+        raise SystemExit("error: --output_dir is required")
+    return data_args, cell_args, extra
+
+
+def load_data(data_args, seed: int, tokenizer=None):
+    """train_cls.py's own `load_data`: (TaskData, tokenized DatasetDict). `tokenizer` defaults to train_cls.py's
+    default (<data_dir>/bert-base-uncased); FewRel adds its entity markers to it."""
+    if str(ROOT) not in sys.path:  # train_cls.py is a script at the repository root
+        sys.path.insert(0, str(ROOT))
+    import train_cls
+    from modeling_tlm.training import ModelArguments
+    from modeling_tlm.training.build import build_tokenizer
+
+    tokenizer = tokenizer or build_tokenizer(ModelArguments(), data_args)
+    return train_cls.load_data(data_args, tokenizer, seed)
+
+
+def classification_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy and macro-F1 from per-class scores (B, C), through the same metric modules as train_cls.py."""
+    from transformers import EvalPrediction
+
+    from modeling_tlm.training import ClassificationMetrics
+
+    return ClassificationMetrics()(EvalPrediction(predictions=scores, label_ids=labels))
+
+
+def predict(model, dataset, tokenizer, batch_size: int = 64) -> np.ndarray:
+    """Logits (N, C) of a classifier (or committee) over a tokenized split, in eval mode, batches padded by the
+    tokenizer as train_cls.py's collator pads them."""
+    import torch
+    from transformers import DataCollatorWithPadding
+
+    collate = DataCollatorWithPadding(tokenizer)
+    rows = dataset.remove_columns([c for c in dataset.column_names if c not in ("input_ids", "attention_mask")])
+    out = []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(rows), batch_size):
+            batch = collate([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
+            out.append(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float())
+    return torch.cat(out).numpy()
+
+
+def write_results(output_dir: str | os.PathLike, results: dict) -> Path:
+    path = Path(output_dir) / "results.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+    return path

@@ -1,0 +1,280 @@
+"""Run a named experiment grid, resumably: `python -m experiments.run --grid cpu`.
+
+Every cell is one command (see `experiments/grids.py`), run in dependency order, up to --jobs at a time (each with
+one torch thread when several run together). A finished cell leaves `results/<grid>/<cell id>.json` (status "done",
+its command, timings and the command's results.json) and is skipped by the next run, so a killed grid resumes where
+it stopped; a cell killed half-way is rerun with the same command, which resumes from its last checkpoint. Logs go to
+<workdir>/<grid>/logs/, checkpoints to <workdir>/<grid>/<cell id>/ (both git-ignored under runs/).
+
+    HF_HUB_OFFLINE=1 python -m experiments.run --grid cpu [--data_dir ../shared/data] [--workdir runs/experiments]
+    python -m experiments.run --grid cpu --list          # the cells and their state, nothing run
+    python -m experiments.run --grid paper --only 'bert-6-20k|scratch'   # a part of a grid (regular expression)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .grids import GRIDS, Cell, get_grid
+
+ROOT = Path(__file__).resolve().parents[1]
+HEARTBEAT_S = 60.0  # how often running cells' progress is printed
+_PROGRESS = re.compile(r"(\d+)/(\d+) \[")  # tqdm's "123/456 [" in a cell's log
+
+
+@dataclass
+class Running:
+    cell: Cell
+    index: int
+    process: subprocess.Popen
+    started: float
+    log: Path
+
+
+def result_path(results_dir: Path, grid: str, cell_id: str) -> Path:
+    return results_dir / grid / f"{cell_id}.json"
+
+
+def is_done(path: Path) -> bool:
+    try:
+        return json.loads(path.read_text()).get("status") == "done"
+    except (OSError, ValueError):
+        return False
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def command_text(argv: list[str]) -> str:
+    return shlex.join(["python", *argv])
+
+
+def check_order(cells: list[Cell]) -> None:
+    """Cells must come after the cells they depend on (grids build them so); a typo'd dependency is an error."""
+    seen: set[str] = set()
+    ids = {c.id for c in cells}
+    if len(ids) != len(cells):
+        raise ValueError("duplicate cell ids in the grid")
+    for cell in cells:
+        missing = [d for d in cell.deps if d not in ids]
+        if missing:
+            raise ValueError(f"cell {cell.id} depends on unknown cells {missing}")
+        late = [d for d in cell.deps if d not in seen]
+        if late:
+            raise ValueError(f"cell {cell.id} comes before the cells it depends on: {late}")
+        seen.add(cell.id)
+
+
+def write_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)  # a reader never sees half a file, a kill never leaves one
+
+
+def record(cell: Cell, grid: str, status: str, started: float, threads: int, log: Path, rc: int) -> dict:
+    outputs = {}
+    results_file = Path(cell.output_dir) / "results.json"
+    if status == "done":
+        outputs = json.loads(results_file.read_text())
+    return {
+        "grid": grid, "id": cell.id, "kind": cell.kind, "status": status, "meta": cell.meta,
+        "command": command_text(cell.argv), "argv": cell.argv, "deps": cell.deps, "returncode": rc,
+        "started_at": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
+        "duration_s": round(time.time() - started, 1), "torch_threads": threads, "log": str(log),
+        "machine": machine(), "results": outputs,
+    }
+
+
+def log_progress(log: Path) -> str:
+    """The last 'step/total' tqdm shows in a cell's log, e.g. '120/375 steps', or ''."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4000))
+            tail = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    found = _PROGRESS.findall(tail)
+    return f"{found[-1][0]}/{found[-1][1]}" if found else ""
+
+
+def fmt(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Estimator:
+    """Time left: each unfinished cell costs the mean duration of the finished cells of its kind (or of all)."""
+
+    def __init__(self):
+        self.durations: dict[str, list[float]] = {}
+
+    def add(self, kind: str, seconds: float) -> None:
+        self.durations.setdefault(kind, []).append(seconds)
+
+    def guess(self, kind: str) -> float | None:
+        own = self.durations.get(kind)
+        every = [d for ds in self.durations.values() for d in ds]
+        pool = own or every
+        return sum(pool) / len(pool) if pool else None
+
+    def left(self, pending: list[Cell], running: list[Running], jobs: int) -> str:
+        total = 0.0
+        for cell in pending:
+            guess = self.guess(cell.kind)
+            if guess is None:
+                return "unknown until a cell finishes"
+            total += guess
+        for r in running:
+            total += max((self.guess(r.cell.kind) or 0.0) - (time.time() - r.started), 0.0)
+        return f"~{fmt(total / jobs)}"
+
+
+def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, jobs: int = 1,
+             only: str | None = None, list_only: bool = False) -> int:
+    grid = get_grid(grid_name)
+    cells = grid.cells(data_dir, workdir)
+    check_order(cells)
+    done = {c.id for c in cells if is_done(result_path(results_dir, grid.name, c.id))}
+    if only:
+        cells = [c for c in cells if re.search(only, c.id)]
+        done &= {c.id for c in cells} | {d for c in cells for d in c.deps}
+    if list_only:
+        for i, c in enumerate(cells, 1):
+            print(f"{i:4d} {'done' if c.id in done else 'todo':4s} {c.kind:9s} {c.id}")
+        return 0
+    estimator = Estimator()
+    for c in cells:
+        if c.id in done:
+            estimator.add(c.kind, json.loads(result_path(results_dir, grid.name, c.id).read_text())["duration_s"])
+    index = {c.id: i for i, c in enumerate(cells, 1)}
+    pending = [c for c in cells if c.id not in done]
+    total = len(cells)
+    print(f"grid {grid.name}: {total} cells, {total - len(pending)} already done, {len(pending)} to run, {jobs} at a time "
+          f"(results: {results_dir / grid.name}, logs: {Path(workdir) / grid.name / 'logs'})", flush=True)
+    threads = 1 if jobs > 1 else (os.cpu_count() or 1)
+    # The Hub settings are the user's: the paper grid reads Wikipedia from the Hub; set HF_HUB_OFFLINE=1 without network.
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="false",
+               PYTHONUNBUFFERED="1")
+    running: list[Running] = []
+    failed: set[str] = set()
+    start = time.time()
+    last_beat = start
+
+    def stop_children(signum, frame):
+        for r in running:  # children run in their own process groups; end them with us
+            try:
+                os.killpg(r.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for r in running:
+            try:
+                r.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(r.process.pid, signal.SIGKILL)
+        print(f"stopped by signal {signum}; rerun the same command to resume", flush=True)
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop_children)
+    signal.signal(signal.SIGINT, stop_children)
+
+    while pending or running:
+        # Launch what is ready: dependencies done, a free slot, and exclusive cells only on an idle machine.
+        coming = {c.id for c in pending} | {r.cell.id for r in running}
+        blocked = [c for c in pending if any(d in failed or (d not in done and d not in coming) for d in c.deps)]
+        for c in blocked:
+            print(f"[{index[c.id]}/{total}] {c.id}: skipped, it depends on a failed cell or one not run "
+                  f"(--only)", flush=True)
+            pending.remove(c)
+            failed.add(c.id)
+        for c in list(pending):
+            if len(running) >= jobs or any(r.cell.exclusive for r in running):
+                break
+            if not all(d in done for d in c.deps):
+                continue
+            if c.exclusive and running:
+                break  # wait for the machine to be idle; keep the order so it is not starved
+            log = Path(workdir) / grid.name / "logs" / f"{c.id}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            Path(c.output_dir).mkdir(parents=True, exist_ok=True)
+            with open(log, "ab") as f:
+                f.write(f"\n=== {datetime.datetime.now().isoformat(timespec='seconds')} {command_text(c.argv)}\n"
+                        .encode())
+                process = subprocess.Popen([sys.executable, *c.argv], cwd=ROOT, env=env, stdout=f,
+                                           stderr=subprocess.STDOUT, start_new_session=True)
+            running.append(Running(c, index[c.id], process, time.time(), log))
+            pending.remove(c)
+            print(f"[{index[c.id]}/{total}] {c.id}: started ({c.kind})", flush=True)
+            if c.exclusive:
+                break
+
+        time.sleep(0.5)
+        for r in list(running):
+            rc = r.process.poll()
+            if rc is None:
+                continue
+            running.remove(r)
+            ok = rc == 0 and (Path(r.cell.output_dir) / "results.json").exists()
+            data = record(r.cell, grid.name, "done" if ok else "failed", r.started, threads, r.log, rc)
+            write_atomic(result_path(results_dir, grid.name, r.cell.id), data)
+            if ok:
+                done.add(r.cell.id)
+                estimator.add(r.cell.kind, data["duration_s"])
+            else:
+                failed.add(r.cell.id)
+            status = "done" if ok else f"FAILED (exit {rc}; log {r.log})"
+            print(f"[{r.index}/{total}] {r.cell.id}: {status} in {fmt(data['duration_s'])}; "
+                  f"{sum(c.id in done for c in cells)}/{total} done, elapsed {fmt(time.time() - start)}, "
+                  f"left {estimator.left(pending, running, jobs)}", flush=True)
+
+        if running and time.time() - last_beat > HEARTBEAT_S:
+            last_beat = time.time()
+            states = [f"{r.cell.id} {fmt(time.time() - r.started)}"
+                      + (f" step {log_progress(r.log)}" if log_progress(r.log) else "") for r in running]
+            print(f"  running: {'; '.join(states)} | elapsed {fmt(time.time() - start)}, "
+                  f"left {estimator.left(pending, running, jobs)}", flush=True)
+
+    print(f"grid {grid.name}: {sum(c.id in done for c in cells)}/{total} cells done, {len(failed)} failed or skipped, "
+          f"this run {fmt(time.time() - start)}", flush=True)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--grid", required=True, choices=list(GRIDS))
+    p.add_argument("--data_dir", default="../shared/data", help="local data folder laid out like ../shared/data")
+    p.add_argument("--workdir", default="runs/experiments", help="checkpoints and logs (git-ignored)")
+    p.add_argument("--results_dir", default="results", help="one small JSON per finished cell (committed)")
+    p.add_argument("--jobs", type=int, default=2, help="cells run at once, each with one torch thread if > 1")
+    p.add_argument("--only", default=None, help="regular expression: run only the cells whose id matches")
+    p.add_argument("--list", action="store_true", help="list the cells and whether they are done; run nothing")
+    args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error(f"--jobs must be at least 1, got {args.jobs}")
+    data = Path(args.data_dir)
+    if not data.is_dir():
+        p.error(f"--data_dir {args.data_dir}: no such folder (expected the layout of ../shared/data)")
+    return run_grid(args.grid, args.data_dir, args.workdir, Path(args.results_dir), args.jobs, args.only, args.list)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""Small statistics for the report: means with standard deviations, paired t-intervals, slopes and correlations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+
+def mean_std(values) -> tuple[float, float | None, int]:
+    """(mean, sample standard deviation or None for one value, n)."""
+    v = np.asarray(list(values), dtype=float)
+    return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else None), len(v)
+
+
+def t_interval(values, level: float = 0.95) -> tuple[float, float | None, float | None]:
+    """(mean, low, high): the t-interval of the mean (None bounds with fewer than 2 values). For paired differences
+    (pre-trained minus from-scratch with the same seed and sample) this is the paired t-interval."""
+    v = np.asarray(list(values), dtype=float)
+    if len(v) < 2:
+        return float(v.mean()), None, None
+    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
+    return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
+
+
+def slope_interval(x, y, level: float = 0.95) -> tuple[float, float | None, float | None]:
+    """(slope, low, high) of the least-squares line y = a + b x with its t-interval (n - 2 degrees of freedom)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3 or np.ptp(x) == 0:
+        return (float("nan"), None, None)
+    fit = stats.linregress(x, y)
+    half = stats.t.ppf(0.5 + level / 2, len(x) - 2) * fit.stderr
+    return float(fit.slope), float(fit.slope - half), float(fit.slope + half)
+
+
+def correlation_interval(x, y, level: float = 0.95) -> tuple[float, float | None, float | None]:
+    """(Pearson r, low, high) with the Fisher-z interval (needs n >= 4)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return (float("nan"), None, None)
+    r = float(np.corrcoef(x, y)[0, 1])
+    if len(x) < 4 or abs(r) >= 1:
+        return r, None, None
+    z, half = math.atanh(r), stats.norm.ppf(0.5 + level / 2) / math.sqrt(len(x) - 3)
+    return r, math.tanh(z - half), math.tanh(z + half)

@@ -1,0 +1,126 @@
+"""The experiment runner (experiments/): grids expand into consistent cells; on the `tiny` grid a run killed after
+its first cell resumes without redoing it and completes, a rerun skips everything, and the report writes RESULTS.md
+with its plots."""
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from experiments.grids import GRIDS, get_grid
+from experiments.run import check_order
+from experiments.stats import correlation_interval, slope_interval, t_interval
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _flag(argv: list[str], name: str) -> str:
+    return argv[argv.index(name) + 1]
+
+
+@pytest.mark.parametrize("name", list(GRIDS))
+def test_grid_cells_are_ordered_and_share_samples(name):
+    grid = get_grid(name)
+    cells = grid.cells("DATA", "WORK")
+    check_order(cells)  # dependencies come first, ids are unique
+    by_id = {c.id: c for c in cells}
+    finetunes = [c for c in cells if c.kind == "finetune"]
+    assert len(finetunes) == len(grid.tasks) * len(grid.seeds) * (
+        len(grid.deep_sizes) + len(grid.members) + 1 + (len(grid.members) if grid.scratch_members else 0))
+    for c in finetunes:
+        if "--from_scratch" in c.argv:
+            assert not c.deps and c.meta["pre_train_size"] is None
+        else:  # fine-tunes exactly the checkpoint its pre-training cell writes
+            assert by_id[c.deps[0]].output_dir == _flag(c.argv, "--model_name_or_path")
+        # The TF-IDF peer of the same task and seed draws the same labelled sample.
+        peer = by_id[f"tfidf-{c.meta['task']}-s{c.meta['seed']}"]
+        for flag in ("--task_name", "--samples_per_label_train", "--samples_per_label_test", "--seed", "--data_dir"):
+            assert _flag(peer.argv, flag) == _flag(c.argv, flag)
+    assert {c.meta["pre_train_size"] for c in cells if c.kind == "overlap"} == set(grid.deep_sizes)
+
+
+def test_grid_order_check_catches_bad_dependencies():
+    cells = get_grid("tiny").cells("DATA", "WORK")
+    with pytest.raises(ValueError, match="comes before"):
+        check_order(cells[::-1])
+    cells[-1].deps.append("no-such-cell")
+    with pytest.raises(ValueError, match="unknown cells"):
+        check_order(cells)
+
+
+def test_intervals():
+    mean, low, high = t_interval([1.0, 2.0, 3.0])  # sd 1, t(0.975, 2) = 4.3027
+    assert mean == 2.0 and math.isclose(high - mean, 4.3027 / math.sqrt(3), rel_tol=1e-4) and low < 0 < high
+    assert t_interval([0.5])[1:] == (None, None)
+    slope, low, high = slope_interval([0, 1, 2, 3], [0.0, 1.1, 1.9, 3.0])
+    assert 0.9 < slope < 1.1 and 0 < low < slope < high
+    r, low, high = correlation_interval([1, 2, 3, 4, 5], [5, 4, 3, 2, 1.5])
+    assert r < -0.9 and high < 0
+
+
+def _runner(results: Path, work: Path, data_dir: Path, *extra) -> list[str]:
+    return [sys.executable, "-m", "experiments.run", "--grid", "tiny", "--data_dir", str(data_dir), "--workdir",
+            str(work), "--results_dir", str(results), "--jobs", "2", *extra]
+
+
+@pytest.mark.slow
+def test_tiny_grid_resumes_after_kill_and_reports(tmp_path, data_dir):
+    results, work = tmp_path / "results", tmp_path / "work"
+    cells = get_grid("tiny").cells(str(data_dir), str(work))
+    folder = results / "tiny"
+
+    # Start the grid and kill it as soon as the first cell has finished.
+    first_run = subprocess.Popen(_runner(results, work, data_dir), cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 300
+    while not list(folder.glob("*.json")) and first_run.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    first_run.send_signal(signal.SIGTERM)
+    output = first_run.communicate(timeout=60)[0]
+    assert first_run.returncode != 0, output
+    finished = {p.stem: json.loads(p.read_text()) for p in folder.glob("*.json")}
+    assert 1 <= len(finished) < len(cells), output
+    assert all(r["status"] == "done" for r in finished.values()), finished
+
+    # Resume: the finished cells are not rerun, the rest completes.
+    resumed = subprocess.run(_runner(results, work, data_dir), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"{len(finished)} already done" in resumed.stdout
+    records = {c.id: json.loads((folder / f"{c.id}.json").read_text()) for c in cells}
+    assert all(r["status"] == "done" for r in records.values())
+    for cell_id, before in finished.items():
+        assert records[cell_id]["started_at"] == before["started_at"]  # not redone
+    for r in records.values():
+        assert r["command"].startswith("python ") and r["duration_s"] > 0 and r["results"]
+
+    # The TF-IDF peer saw exactly the fine-tuning cells' labelled samples.
+    tfidf = records["tfidf-dbpedia_14-s0"]["results"]
+    finetune = records["ft-deep-scratch-dbpedia_14-s0"]["results"]
+    assert tfidf["data_sizes"] == finetune["data_sizes"]
+    # The committee cell evaluated every member, the deep model and each committee on the same test rows.
+    committee = records["committee-dbpedia_14-s0"]["results"]
+    assert [m["name"] for m in committee["members"]] == ["ft-b1-64-dbpedia_14-s0", "ft-b1-conv-64-dbpedia_14-s0"]
+    assert committee["references"][0]["name"] == "ft-deep-64-dbpedia_14-s0"
+    assert [c["members"] for c in committee["committees"]] == [[0, 1]]
+    assert committee["data_sizes"]["test"] == finetune["data_sizes"]["test"]
+
+    # A rerun has nothing left to do.
+    again = subprocess.run(_runner(results, work, data_dir), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and f"{len(cells)} already done, 0 to run" in again.stdout, again.stdout
+
+    # The report: RESULTS.md with every claim and the TF-IDF peer, and the three plots.
+    out = tmp_path / "RESULTS.md"
+    report = subprocess.run([sys.executable, "-m", "experiments.report", "--grid", "tiny", "--results_dir",
+                             str(results), "--output", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    text = out.read_text()
+    for heading in ("## Claim 1", "## Claim 2", "## Claim 3", "## Claim 4", "TF-IDF + logistic regression"):
+        assert heading in text
+    assert text.count("**Verdict: ") == 4
+    for png in ("gain_vs_size.png", "gain_vs_overlap.png", "accuracy_vs_latency.png"):
+        assert (folder / "plots" / png).stat().st_size > 1000
