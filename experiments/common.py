@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass
 class CellArguments:
-    seed: int = field(default=42, metadata={"help": "train_cls.py's --seed: it also draws the labelled sample"})
+    seed: int = field(default=42, metadata={"help": "the cell's seed: train_cls.py's --seed and --data_sampling_seed (which draws the labelled sample)"})
     output_dir: str = field(default="", metadata={"help": "folder for results.json"})
 
 

@@ -118,6 +118,8 @@ class Grid:
             cid = self.pretrain_id(model, size)
             argv = ["train_mlm.py", *model.args(), *pretrain_common, *corpus, "--pre_train_size", str(size),
                     "--sequence_mode", self.sequence_mode, "--seed", str(self.pretrain_seed),
+                    # the same draw of sequences as the overlap and unigram cells (their --seed)
+                    "--data_sampling_seed", str(self.pretrain_seed),
                     "--per_device_train_batch_size", str(self.pretrain_batch_size),
                     "--num_train_epochs", str(self.pretrain_epochs), "--learning_rate", str(self.pretrain_lr),
                     "--output_dir", os.path.join(out, cid), *self.pretrain_extra]
@@ -133,6 +135,8 @@ class Grid:
                 start = (["--model_name_or_path", os.path.join(out, self.pretrain_id(model, size))] if size
                          else [*model.args(), "--from_scratch"])
                 argv = ["train_cls.py", *start, *common, *task.data_args(), "--seed", str(seed),
+                        # each seed draws its own labelled sample, the one the TF-IDF and committee cells load
+                        "--data_sampling_seed", str(seed),
                         "--per_device_train_batch_size", str(self.batch_size),
                         "--num_train_epochs", str(task.epochs), "--learning_rate", str(task.learning_rate),
                         "--output_dir", os.path.join(out, cid), *self.finetune_extra]

@@ -28,3 +28,11 @@ __all__ = [
     "TLMForMaskedLM",
     "TLMForSequenceClassification",
 ]
+
+# --- committee (issue 6): registration of "tlm-committee"; owned by the committee work, kept in this block ---
+from .configuration_committee import TLMCommitteeConfig  # noqa: E402
+from .modeling_committee import TLMCommitteeForSequenceClassification, register as _register_committee  # noqa: E402
+
+_register_committee()
+__all__ += ["TLMCommitteeConfig", "TLMCommitteeForSequenceClassification"]
+# --- end committee block ---

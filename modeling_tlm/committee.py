@@ -1,0 +1,92 @@
+"""Build and evaluate soft committees from fine-tuned TLM classifiers.
+
+    python -m modeling_tlm.committee assemble --members runs/m1 runs/m2 runs/m3 --output_dir runs/committee
+    python -m modeling_tlm.committee assemble --members a b c --output_dir d --combine vote --push_to_hub user/repo
+
+The committee checkpoint carries its tokenizer (the members'), its code (for `trust_remote_code=True`) and the
+members' weights: `AutoModelForSequenceClassification.from_pretrained(output_dir)` gives the committee.
+Training members end to end: `train_committee.py` at the repository root.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from transformers import DataCollatorWithPadding
+
+from .configuration_committee import COMBINE_MODES
+from .modeling_committee import TLMCommitteeForSequenceClassification, load_member_tokenizer, combine_member_logits
+
+
+def assemble(members: list[str], output_dir: str, combine: str = "soft", push_to_hub: str | None = None,
+             token: str | None = None) -> TLMCommitteeForSequenceClassification:
+    """from_members(members) saved to output_dir with the first member's tokenizer (from_members has checked that
+    every member that has a tokenizer has this one); pushed as one repo with `push_to_hub`."""
+    for member in members:
+        if Path(member).is_dir() and not Path(member, "config.json").exists():
+            raise FileNotFoundError(f"--members: {member} has no config.json; give fine-tuned checkpoint folders")
+    committee = TLMCommitteeForSequenceClassification.from_members(members, combine=combine)
+    tokenizer = next(filter(None, map(load_member_tokenizer, members)), None)
+    if tokenizer is None:
+        raise FileNotFoundError(f"--members: none of {members} has tokenizer files; the committee needs one")
+    committee.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    if push_to_hub:
+        committee.push_to_hub(push_to_hub, token=token)
+        tokenizer.push_to_hub(push_to_hub, token=token)
+    return committee
+
+
+@torch.no_grad()
+def evaluate(committee: TLMCommitteeForSequenceClassification, dataset, tokenizer, batch_size: int = 64) -> dict:
+    """Test accuracy of each member and of the committee under every combine mode, from one pass over `dataset`
+    (columns input_ids, attention_mask, labels; unpadded), batched in order and padded per batch as Trainer does."""
+    loader = DataLoader(dataset.with_format("torch"), batch_size=batch_size,
+                        collate_fn=DataCollatorWithPadding(tokenizer))
+    member_logits, labels = [], []
+    committee.eval()
+    for batch in loader:
+        member_logits.append(committee.member_logits(
+            batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids")))  # (N, B, C)
+        labels.append(batch["labels"])
+    member_logits, labels = torch.cat(member_logits, dim=1), torch.cat(labels)  # (N, examples, C), (examples,)
+
+    def accuracy(logits):
+        return (logits.argmax(-1) == labels).float().mean().item()
+
+    members = [accuracy(logits) for logits in member_logits]
+    modes = {mode: accuracy(combine_member_logits(member_logits, mode)) for mode in COMBINE_MODES}
+    return {
+        "examples": len(labels),
+        "member_accuracy": members,
+        "best_member_accuracy": max(members),
+        "committee_accuracy": modes[committee.config.combine],
+        "committee_minus_best_member": modes[committee.config.combine] - max(members),
+        "accuracy_by_combine_mode": modes,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m modeling_tlm.committee", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("assemble", help="one committee checkpoint from fine-tuned member checkpoints")
+    build.add_argument("--members", nargs="+", required=True, help="fine-tuned TLM classifier folders or Hub ids")
+    build.add_argument("--output_dir", required=True)
+    build.add_argument("--combine", default="soft", choices=COMBINE_MODES)
+    build.add_argument("--push_to_hub", metavar="REPO_ID", help="also push the committee to this Hub repo")
+    build.add_argument("--hub_token")
+    args = parser.parse_args(argv)
+    try:
+        committee = assemble(args.members, args.output_dir, args.combine, args.push_to_hub, args.hub_token)
+    except (ValueError, TypeError, OSError) as e:  # bad members: their message, without a traceback
+        parser.exit(2, f"error: {e}\n")
+    summary = dict(output_dir=args.output_dir, members=args.members, combine=args.combine,
+                   labels=committee.config.id2label, pushed_to=args.push_to_hub)
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,406 @@
+"""A soft committee of TLM classifiers as one transformers model.
+
+    input_ids (B, T)
+      -> N fine-tuned TLMForSequenceClassification members   member logits      (N, B, C)
+      -> combine: soft (mean of probabilities, default) | logits (mean of logits) | vote
+      -> committee logits = log of the combined class probabilities           (B, C)
+
+In inference (eval mode, no autograd) members that share an architecture run as ONE batched computation: their
+weights are stacked along a leading member axis (cached until a weight changes) and every matmul becomes a batched
+matmul, every conv a grouped conv; the last transformer layer is computed for the [CLS] position only, the only
+one the classifier reads. The result equals running the members one after another (fp32, 1e-5; tested).
+
+This file travels with every committee checkpoint (Hub `trust_remote_code` loading), so it imports only torch,
+transformers and, relatively, the TLM files beside it.
+"""
+
+import math
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoTokenizer, PreTrainedConfig, PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from .configuration_committee import TLMCommitteeConfig, label_difference, vocab_difference
+from .configuration_tlm import TLMConfig
+from .modeling_tlm import TLMForSequenceClassification, _attention_bias
+
+# Config fields that decide the members' weight shapes and eval-mode forward: members equal on all of them are fused.
+_ARCHITECTURE_FIELDS = (
+    "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
+    "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "num_conv_layers", "conv_kernel_sizes",
+    "conv_channels", "num_labels",
+)
+_WORD_EMBEDDINGS = "tlm.embeddings.word_embeddings.weight"  # looked up per member, never stacked (the big table)
+_TOKENIZER_PROBE = "Hello WORLD, Ünïcödé café 1234 [MASK] tokenizers!"  # compares normalisation and splitting
+
+
+@dataclass
+class TLMCommitteeOutput(SequenceClassifierOutput):
+    """`SequenceClassifierOutput` plus `member_logits` (batch, num_members, num_labels) when asked for."""
+
+    member_logits: torch.FloatTensor | None = None
+
+
+def combine_member_logits(member_logits: torch.Tensor, mode: str = "soft") -> torch.Tensor:
+    """(N, B, C) member logits -> (B, C) committee logits, in fp32.
+
+    soft:   log of the mean of the members' probabilities (softmax of the result = the averaged probabilities).
+    logits: the mean of the members' logits.
+    vote:   log of (votes + mean probabilities) / (N + 1): a distribution whose argmax is the majority class, ties
+            broken by the averaged probabilities (they add less than one vote), and whose loss stays finite.
+    """
+    num_members = member_logits.shape[0]
+    log_probs = member_logits.float().log_softmax(-1)  # (N, B, C)
+    if mode == "soft":
+        return torch.logsumexp(log_probs, dim=0) - math.log(num_members)
+    if mode == "logits":
+        return member_logits.float().mean(0)
+    if mode == "vote":
+        votes = F.one_hot(member_logits.argmax(-1), member_logits.shape[-1]).sum(0)  # (B, C)
+        return torch.log((votes + log_probs.exp().mean(0)) / (num_members + 1))
+    raise ValueError(f"combine mode must be 'soft', 'logits' or 'vote', got {mode!r}")
+
+
+class TLMCommitteeForSequenceClassification(PreTrainedModel):
+    """N TLM classifiers with one label set and tokenizer; their class probabilities are averaged (see the module
+    docstring). `forward(..., output_member_logits=True)` also returns each member's logits.
+
+    Attributes:
+        fused_inference (`bool`, default True): fuse members of one architecture in eval mode without autograd.
+        last_layer_cls_only (`bool`, default True): in the fused path, compute the last layer for [CLS] only.
+    """
+
+    config_class = TLMCommitteeConfig
+    config: TLMCommitteeConfig
+    base_model_prefix = "committee"
+    main_input_name = "input_ids"
+    _no_split_modules = ["TLMForSequenceClassification"]
+
+    def __init__(self, config: TLMCommitteeConfig):
+        super().__init__(config)
+        if not config.members:
+            raise ValueError("TLMCommitteeConfig.members is empty: a committee needs at least one member")
+        member_configs = config.member_configs
+        self.members = nn.ModuleList(TLMForSequenceClassification(c) for c in member_configs)
+        groups = {}
+        for index, member_config in enumerate(member_configs):
+            groups.setdefault(_architecture(member_config), []).append(index)
+        self._groups = list(groups.values())  # member indices per shared architecture, in member order
+        self._stacked_cache = {}  # group number -> (weights' identity, stacked weights)
+        self.fused_inference = True
+        self.last_layer_cls_only = True
+        self.post_init()
+
+    def _init_weights(self, module):
+        pass  # every member initialises its own weights (transformers dispatches to each sub-model's init)
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, but a committee checkpoint that lacks member weights is an error (they
+        would otherwise be initialised at random with only a warning)."""
+        wants_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
+        missing = [key for key in info["missing_keys"] if "num_batches_tracked" not in key]
+        if missing:
+            raise ValueError(
+                f"Committee checkpoint {args[0] if args else kwargs.get('pretrained_model_name_or_path')!r} lacks "
+                f"member weights: {missing[:8]}{' ...' if len(missing) > 8 else ''}"
+            )
+        return (model, info) if wants_info else model
+
+    @classmethod
+    def from_members(cls, members, combine: str = "soft", **load_kwargs) -> "TLMCommitteeForSequenceClassification":
+        """A committee of fine-tuned TLM classifiers: paths / Hub repo ids (loaded with `load_kwargs`) or models.
+
+        Members must agree on labels, vocabulary (size and special-token ids) and, where their checkpoints carry
+        one, tokenizer; a disagreement is a ValueError naming the member and the difference. Models given as
+        objects become the committee's members as they are (shared, not copied).
+        """
+        if not members:
+            raise ValueError("from_members needs at least one member")
+        models, names, tokenizers = [], [], []
+        for index, member in enumerate(members):
+            if isinstance(member, TLMForSequenceClassification):
+                models.append(member)
+                names.append(f"members[{index}] ({member.name_or_path or 'in-memory model'})")
+                tokenizers.append(None)
+            elif isinstance(member, (str, os.PathLike)):
+                models.append(_load_member(str(member), **load_kwargs))
+                names.append(f"members[{index}] ({member})")
+                tokenizers.append(load_member_tokenizer(str(member)))
+            else:
+                raise TypeError(
+                    f"members[{index}] is a {type(member).__name__}; give a checkpoint path, a Hub repo id or a "
+                    "TLMForSequenceClassification"
+                )
+        reference = models[0].config
+        for name, model in zip(names[1:], models[1:]):
+            if model.config.id2label != reference.id2label:
+                raise ValueError(f"{name}: {label_difference(model.config.id2label, reference.id2label)} of {names[0]}")
+            diff = vocab_difference(model.config, reference)
+            if diff:
+                raise ValueError(f"{name} differs from {names[0]} in {diff}: members must share one vocabulary")
+        with_tokenizer = [(name, tok) for name, tok in zip(names, tokenizers) if tok is not None]
+        for name, tokenizer in with_tokenizer[1:]:
+            diff = tokenizer_difference(tokenizer, with_tokenizer[0][1])
+            if diff:
+                raise ValueError(f"{name} has another tokenizer than {with_tokenizer[0][0]}: {diff}")
+
+        config = TLMCommitteeConfig(members=[m.config for m in models], combine=combine)
+        with torch.device("meta"):  # members built here would only be thrown away: no weights, no init
+            committee = cls(config)
+        committee.members = nn.ModuleList(models)
+        return committee.eval()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        labels=None,
+        output_member_logits=None,
+        return_dict=None,
+        **kwargs,
+    ):
+        if input_ids is None:
+            raise ValueError("TLMCommitteeForSequenceClassification needs input_ids")
+        member_logits = self.member_logits(input_ids, attention_mask, token_type_ids, position_ids)  # (N, B, C)
+        logits = combine_member_logits(member_logits, self.config.combine)  # (B, C)
+        loss = None
+        if labels is not None:
+            if labels.is_floating_point():
+                raise ValueError("A committee takes integer class labels (single-label classification)")
+            loss = F.cross_entropy(logits, labels.view(-1))  # logits are log-probabilities for soft and vote
+        output = TLMCommitteeOutput(
+            loss=loss, logits=logits, member_logits=member_logits.transpose(0, 1) if output_member_logits else None
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+    def member_logits(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None) -> torch.Tensor:
+        """(N, B, C) logits of every member. Fused per architecture in eval mode without autograd (the stacked
+        weights are detached copies, so training and gradients take the member-by-member path)."""
+        if not self.fused_inference or self.training or torch.is_grad_enabled():
+            return torch.stack([m(input_ids, attention_mask, token_type_ids, position_ids).logits for m in self.members])
+        logits = [None] * len(self.members)
+        for number, indices in enumerate(self._groups):
+            group = [self.members[i] for i in indices]
+            stacked = self._stacked_weights(number, group)
+            group_logits = fused_member_logits(
+                group, stacked, input_ids, attention_mask, token_type_ids, position_ids, self.last_layer_cls_only
+            )  # (n, B, C)
+            for i, member_logits in zip(indices, group_logits):
+                logits[i] = member_logits
+        return torch.stack(logits)
+
+    def _stacked_weights(self, number, group) -> dict:
+        """The group's stacked weights, rebuilt when any weight was replaced, moved or modified in place."""
+        identity = tuple((t.data_ptr(), _version(t)) for m in group for t in (*m.parameters(), *m.buffers()))
+        cached = self._stacked_cache.get(number)
+        if cached is None or cached[0] != identity:
+            cached = (identity, stack_member_weights(group))
+            self._stacked_cache[number] = cached
+        return cached[1]
+
+
+def _version(tensor) -> int:
+    """The in-place modification counter; tensors made under `torch.inference_mode` have none (-1: never rebuilt)."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return -1
+
+
+def _architecture(config: TLMConfig) -> tuple:
+    return tuple(repr(getattr(config, field)) for field in _ARCHITECTURE_FIELDS)
+
+
+@torch.no_grad()
+def stack_member_weights(members) -> dict:
+    """{state-dict key: (N, ...) tensor} of members of one architecture, word embeddings excepted. Each layer's fused
+    QKV weight is also split into `q` and `kv` parts, for the [CLS]-only last layer."""
+    states = [m.state_dict() for m in members]
+    stacked = {key: torch.stack([s[key] for s in states]) for key in states[0] if key != _WORD_EMBEDDINGS}
+    hidden = members[0].config.hidden_size
+    for i in range(members[0].config.num_hidden_layers):
+        for kind in ("weight", "bias"):
+            qkv = stacked[f"tlm.layers.{i}.qkv.{kind}"]  # (N, 3H, H) / (N, 3H)
+            stacked[f"tlm.layers.{i}.q.{kind}"] = qkv[:, :hidden].contiguous()
+            stacked[f"tlm.layers.{i}.kv.{kind}"] = qkv[:, hidden:].contiguous()
+    return stacked
+
+
+def _linear(x, stacked, name):
+    """Per-member linear layer: (N, M, in) -> (N, M, out) as one batched matmul."""
+    return torch.baddbmm(stacked[f"{name}.bias"].unsqueeze(1), x, stacked[f"{name}.weight"].transpose(1, 2))
+
+
+def _layer_norm(x, stacked, name, eps):
+    """Per-member LayerNorm over the last dim of x (N, ..., H)."""
+    shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
+    normed = F.layer_norm(x, x.shape[-1:], eps=eps)
+    return torch.addcmul(stacked[f"{name}.bias"].view(shape), normed, stacked[f"{name}.weight"].view(shape))
+
+
+def _member_conv(x, weight, bias, padding, grouped: bool):
+    """N members' Conv2d: x (B, N * c_in, T, H), weight (N, c_out, c_in, kh, kw) -> (B, N * c_out, T, H).
+
+    One grouped conv (a group per member) where that is faster (CPU), else one conv per member: on an H200, cuDNN's
+    grouped kernels for these shapes took 1.2-2.6x the time of N plain convs (benchmarks/committee_latency.py)."""
+    num = weight.shape[0]
+    if grouped:
+        return F.conv2d(x, weight.flatten(0, 1), bias.flatten(), padding=padding, groups=num)
+    return torch.cat([F.conv2d(part, w, b, padding=padding) for part, w, b in zip(x.chunk(num, 1), weight, bias)], 1)
+
+
+def fused_member_logits(
+    members, stacked, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, cls_only=True,
+    grouped_conv=None,
+) -> torch.Tensor:
+    """Eval-mode forward of N members of one architecture as one computation -> (N, B, C) logits.
+
+    Same computation as `TLMForSequenceClassification.forward` in eval mode (no dropout), batched over members.
+    `cls_only`: the last layer for [CLS] only. `grouped_conv`: the conv front ends as one grouped conv (default:
+    on CPU) or one conv per member.
+    """
+    config = members[0].config
+    num, (batch, seq_len) = len(members), input_ids.shape
+    hidden, heads, eps = config.hidden_size, config.num_attention_heads, config.layer_norm_eps
+    if seq_len > config.max_position_embeddings:
+        raise ValueError(
+            f"Input has {seq_len} tokens but the model takes at most "
+            f"max_position_embeddings={config.max_position_embeddings}; truncate the input"
+        )
+
+    # Embeddings: each member looks up its own word table; positions and token types come from the stacks.
+    x = torch.stack([m.tlm.embeddings.word_embeddings(input_ids) for m in members])  # (N, B, T, H)
+    positions = stacked["tlm.embeddings.position_embeddings.weight"]  # (N, P, H)
+    if position_ids is None:
+        x = x + positions[:, None, :seq_len]
+    else:
+        position = positions[:, position_ids]  # (N, T, H) or (N, B, T, H)
+        x = x + (position.unsqueeze(1) if position.dim() == 3 else position)
+    types = stacked["tlm.embeddings.token_type_embeddings.weight"]  # (N, types, H)
+    x = x + (types[:, None, None, 0] if token_type_ids is None else types[:, token_type_ids])
+    x = _layer_norm(x, stacked, "tlm.embeddings.LayerNorm", eps)
+
+    if config.num_conv_layers:  # the members' conv stacks, member = channel group
+        grouped_conv = x.device.type == "cpu" if grouped_conv is None else grouped_conv
+        x = x.transpose(0, 1)  # (B, N, T, H)
+        for i, module in enumerate(members[0].tlm.conv.layers):
+            name = f"tlm.conv.layers.{i}"
+            if isinstance(module, nn.Conv2d):
+                x = _member_conv(x, stacked[f"{name}.weight"], stacked[f"{name}.bias"], module.padding, grouped_conv)
+            elif isinstance(module, nn.BatchNorm2d):
+                x = F.batch_norm(
+                    x, *(stacked[f"{name}.{k}"].flatten() for k in ("running_mean", "running_var", "weight", "bias")),
+                    training=False, eps=module.eps,
+                )
+            else:
+                x = module(x)  # the activation
+        x = x.transpose(0, 1)  # (B, N, T, H) -> (N, B, T, H)
+
+    mask = _attention_bias(attention_mask)  # (B, 1, 1, T) or None
+    if mask is not None:
+        mask = mask.repeat(num, 1, 1, 1)  # (N * B, 1, 1, T), member-major like the activations
+    activation = members[0].tlm.layers[0].activation if config.num_hidden_layers else None
+    head_size = hidden // heads
+    x = x.reshape(num, batch * seq_len, hidden)  # (N, B*T, H)
+    pruned = cls_only and config.num_hidden_layers > 0
+    for i in range(config.num_hidden_layers):
+        name = f"tlm.layers.{i}"
+        if pruned and i == config.num_hidden_layers - 1:
+            # Only [CLS] reaches the classifier: keys and values for every position, the rest for position 0.
+            kv = _linear(x, stacked, f"{name}.kv")  # (N, B*T, 2H)
+            k, v = kv.view(num * batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)  # (2, N*B, heads, T, hs)
+            residual = x.view(num, batch, seq_len, hidden)[:, :, 0]  # (N, B, H)
+            q = _linear(residual, stacked, f"{name}.q").view(num * batch, 1, heads, head_size).transpose(1, 2)
+        else:
+            qkv = _linear(x, stacked, f"{name}.qkv")  # (N, B*T, 3H)
+            q, k, v = qkv.view(num * batch, seq_len, 3, heads, head_size).permute(2, 0, 3, 1, 4)  # (3, N*B, heads, T, hs)
+            residual = x
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (N*B, heads, T or 1, head_size)
+        attended = attended.transpose(1, 2).reshape(residual.shape)  # (N, B*T, H) or (N, B, H)
+        h = _layer_norm(residual + _linear(attended, stacked, f"{name}.attention_output"), stacked,
+                        f"{name}.attention_norm", eps)
+        ffn = _linear(activation(_linear(h, stacked, f"{name}.intermediate")), stacked, f"{name}.output")
+        x = _layer_norm(h + ffn, stacked, f"{name}.output_norm", eps)
+    cls = x if pruned else x.view(num, batch, seq_len, hidden)[:, :, 0]  # (N, B, H)
+    pooled = torch.tanh(_linear(cls, stacked, "pooler"))  # (N, B, H)
+    return _linear(pooled, stacked, "classifier")  # (N, B, C)
+
+
+def _load_member(path: str, **load_kwargs) -> TLMForSequenceClassification:
+    config_dict, _ = PreTrainedConfig.get_config_dict(path, **load_kwargs)
+    if config_dict.get("model_type") != TLMConfig.model_type:
+        raise ValueError(
+            f"Committee member {path!r} is a {config_dict.get('model_type')!r} checkpoint; members must be fine-tuned "
+            f"{TLMConfig.model_type!r} classifiers"
+        )
+    model, info = TLMForSequenceClassification.from_pretrained(path, output_loading_info=True, **load_kwargs)
+    missing_head = [key for key in info["missing_keys"] if key.startswith(("pooler.", "classifier."))]
+    if missing_head:
+        raise ValueError(
+            f"Committee member {path!r} has no trained classification head ({', '.join(missing_head)} missing): it is "
+            "a pre-trained checkpoint; fine-tune it on the task first"
+        )
+    return model.eval()
+
+
+def load_member_tokenizer(path: str):
+    """The member checkpoint's tokenizer, or None where it has none (a local folder without tokenizer files)."""
+    if os.path.isdir(path) and not any(
+        os.path.exists(os.path.join(path, name)) for name in ("tokenizer_config.json", "tokenizer.json", "vocab.txt")
+    ):
+        return None
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except OSError:  # a Hub repo without tokenizer files
+        return None
+
+
+def tokenizer_difference(tokenizer, reference) -> str:
+    """'' when two tokenizers map text to the same ids, else what differs (vocabulary entries, special tokens,
+    normalisation of a probe string)."""
+    vocab, ref_vocab = tokenizer.get_vocab(), reference.get_vocab()
+    if vocab != ref_vocab:
+        differing = sorted(t for t in set(vocab) | set(ref_vocab) if vocab.get(t) != ref_vocab.get(t))
+        token = differing[0]
+        return (f"vocabularies differ in {len(differing)} entries (sizes {len(vocab)} vs {len(ref_vocab)}), e.g. "
+                f"{token!r}: id {vocab.get(token)} vs {ref_vocab.get(token)}")
+    special, ref_special = dict(zip(tokenizer.all_special_tokens, tokenizer.all_special_ids)), dict(
+        zip(reference.all_special_tokens, reference.all_special_ids))
+    if special != ref_special:
+        return f"special tokens {special} vs {ref_special}"
+    ids, ref_ids = tokenizer(_TOKENIZER_PROBE)["input_ids"], reference(_TOKENIZER_PROBE)["input_ids"]
+    if ids != ref_ids:
+        return (f"{_TOKENIZER_PROBE!r} tokenizes to {tokenizer.convert_ids_to_tokens(ids)} vs "
+                f"{reference.convert_ids_to_tokens(ref_ids)}")
+    return ""
+
+
+def register():
+    """Make the Auto classes know "tlm-committee" and save the committee's code into its checkpoints."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    AutoConfig.register(TLMCommitteeConfig.model_type, TLMCommitteeConfig, exist_ok=True)
+    AutoModelForSequenceClassification.register(
+        TLMCommitteeConfig, TLMCommitteeForSequenceClassification, exist_ok=True
+    )
+    TLMCommitteeConfig.register_for_auto_class()
+    TLMCommitteeForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+
+
+__all__ = [
+    "TLMCommitteeForSequenceClassification",
+    "TLMCommitteeOutput",
+    "combine_member_logits",
+    "fused_member_logits",
+    "stack_member_weights",
+    "tokenizer_difference",
+    "register",
+]
