@@ -1,7 +1,7 @@
 """`compute_metrics` for the Trainer: masked-token accuracy and perplexity (MLM); accuracy and macro-F1 (classification).
 
 Classification metrics go through `evaluate` with the metric modules shipped in `modeling_tlm/metrics/`, loaded by
-path, so they work offline (`evaluate.load("accuracy")` would download the module from the Hub).
+path, so they work offline (loading a metric by bare name would download the module from the Hub).
 """
 
 import math

@@ -1,6 +1,6 @@
 """Accuracy: the fraction of predictions equal to their reference label.
 
-Shipped inside `modeling_tlm` so that `evaluate.load(path_to_this_folder)` works offline (`evaluate.load("accuracy")`
+Shipped inside `modeling_tlm` so that `evaluate.load(path_to_this_folder)` works offline (loading it by bare name
 would download the module from the Hub). Same inputs and output as the Hub's `accuracy` metric.
 """
 
