@@ -1,6 +1,6 @@
 """F1 score (harmonic mean of precision and recall), binary or averaged over classes.
 
-Shipped inside `modeling_tlm` so that `evaluate.load(path_to_this_folder)` works offline (`evaluate.load("f1")` would
+Shipped inside `modeling_tlm` so that `evaluate.load(path_to_this_folder)` works offline (loading it by bare name would
 download the module from the Hub). Same inputs and output as the Hub's `f1` metric; pass `average="macro"` for
 macro-F1 (the unweighted mean of the per-class F1 scores).
 """
