@@ -24,7 +24,7 @@ Use from pytest through the session fixture ``local_hub`` (re-exported in tests/
         model.push_to_hub("test-user/tiny", token=local_hub.token)
         # a fresh interpreter with env() (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE=0, ...), the package made unimportable
         local_hub.run_python("from transformers import AutoModel; AutoModel.from_pretrained('test-user/tiny', "
-                             "trust_remote_code=True)", cwd=tmp_path, hide=("modeling_tlm",))
+                             "trust_remote_code=True)", cwd=tmp_path, without_package=True)
 
 ``huggingface_hub`` reads ``HF_ENDPOINT``/``HF_HUB_OFFLINE``/``HF_HUB_DISABLE_XET`` once, at import, into
 ``huggingface_hub.constants``: setting the environment variables inside a running test is not enough. Subprocesses
@@ -291,14 +291,17 @@ class LocalHub:
         except ImportError:
             pass
 
-    def run_python(self, code: str, cwd, hide: tuple[str, ...] = (), timeout: float = 300) -> str:
+    def run_python(self, code: str, cwd, without_package: bool = False, timeout: float = 300) -> str:
         """Run ``code`` in a fresh interpreter pointed at this hub and return its stdout; raise on failure.
 
-        Modules named in ``hide`` cannot be imported there (``sys.modules[name] = None``): ``hide=("modeling_tlm",)``
-        shows a repo loads with ``trust_remote_code=True`` alone although the package is installed (editable).
+        ``without_package=True`` runs it where ``modeling_tlm`` cannot be imported (tests/isolation.py), to show a
+        repo loads with ``trust_remote_code=True`` alone.
         """
-        prelude = f"import sys; sys.modules.update(dict.fromkeys({list(hide)!r}))\n"
-        proc = subprocess.run([sys.executable, "-c", prelude + code], cwd=cwd, env=self.env(),
+        if without_package:
+            from tests.isolation import run_without_package
+
+            return run_without_package(code, env=self.env(), timeout=timeout).stdout
+        proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=self.env(),
                               capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
             raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr[-5000:]}")

@@ -54,7 +54,7 @@ from transformers import AutoTokenizer
 result["ids"] = AutoTokenizer.from_pretrained({repo!r})("Hello, world!")["input_ids"]
 result["code"] = open(hf_hub_download({repo!r}, "custom_code.py"), "rb").read()
 """
-    local_hub.run_python(PULL.format(repo=repo, out=str(out), extra=extra), cwd=tmp_path, hide=("modeling_tlm",))
+    local_hub.run_python(PULL.format(repo=repo, out=str(out), extra=extra), cwd=tmp_path, without_package=True)
     pulled = torch.load(out)
     torch.testing.assert_close(pulled["logits"], logits(model))
     assert pulled["ids"] == tokenizer("Hello, world!")["input_ids"]
