@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from transformers import DataCollatorForLanguageModeling, set_seed
 
 from modeling_tlm import TLMForMaskedLM
-from modeling_tlm.data import DataError, build_mlm_datasets, load_pretraining_texts
+from modeling_tlm.data import DataError, build_mlm_datasets, load_pretraining_texts, special_token_ids, unigram_cross_entropy
 from modeling_tlm.data.common import load_hub_dataset
 from modeling_tlm.data.corpus import WIKIPEDIA_HUB_CONFIG, WIKIPEDIA_HUB_ID
 from modeling_tlm.training import (
@@ -88,6 +88,13 @@ def count_tokens(dataset) -> int:
     return int(pc.sum(pc.list_flatten(mask)).as_py() or 0)
 
 
+def unigram_reference(dataset, tokenizer) -> float:
+    """The held-out loss of a model that knows token frequencies and no context: the held-out MLM loss must go below
+    it for pre-training to have learned anything a classifier can use."""
+    return unigram_cross_entropy(dataset["train"], dataset["validation"], len(tokenizer),
+                                 special_ids=special_token_ids(tokenizer))
+
+
 def build_model(model_args, config) -> TLMForMaskedLM:
     if not model_args.model_name_or_path:
         return TLMForMaskedLM(config)  # random init, seeded by set_seed
@@ -123,7 +130,7 @@ def prepare(argv: list[str]):
     return model_args, data_args, training_args, tokenizer, config, dataset, checkpoint
 
 
-def build_trainer(model_args, data_args, training_args, tokenizer, config, dataset) -> TLMTrainer:
+def build_trainer(model_args, data_args, training_args, tokenizer, config, dataset, reference: float) -> TLMTrainer:
     set_seed(training_args.seed)
     collator = DataCollatorForLanguageModeling(  # masks anew for every batch: dynamic masking, new each epoch
         tokenizer, mlm_probability=data_args.mlm_probability, mask_replace_prob=data_args.mask_replace_prob,
@@ -138,7 +145,7 @@ def build_trainer(model_args, data_args, training_args, tokenizer, config, datas
         processing_class=tokenizer,
         compute_metrics=compute_mlm_metrics,
         preprocess_logits_for_metrics=mlm_logits_to_predictions,  # sparse (N, V) logits -> (B, T) predictions
-        callbacks=callbacks(training_args),
+        callbacks=callbacks(training_args, reference_loss=reference),
     )
 
 
@@ -166,7 +173,8 @@ def report(trainer, argv, model_args, data_args, dataset, train_metrics, eval_me
         model=trainer.model, title=training_args.hub_model_id or Path(training_args.output_dir).name,
         summary="Pre-trained with masked language modelling.", data=data,
         training=training_rows(trainer, train_metrics), command=results["command"], arguments=arguments,
-        metrics={k: v for k, v in eval_metrics.items() if k in ("eval_loss", "eval_accuracy", "eval_perplexity")},
+        metrics={k: v for k, v in eval_metrics.items()
+                 if k in ("eval_loss", "eval_unigram_cross_entropy", "eval_accuracy", "eval_perplexity")},
         repo_id=training_args.hub_model_id, base_model=model_args.model_name_or_path,
         datasets=["wikimedia/wikipedia"] if data_args.dataset_name == "wikipedia" else [],
     )
@@ -177,9 +185,11 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.time()
     argv = sys.argv[1:] if argv is None else argv
     model_args, data_args, training_args, tokenizer, config, dataset, checkpoint = prepare(argv)
-    trainer = build_trainer(model_args, data_args, training_args, tokenizer, config, dataset)
+    reference = unigram_reference(dataset, tokenizer)
+    trainer = build_trainer(model_args, data_args, training_args, tokenizer, config, dataset, reference)
     train_metrics = train(trainer, checkpoint)
     eval_metrics = evaluate(trainer)
+    eval_metrics["eval_unigram_cross_entropy"] = round(reference, 4)  # the no-context reference, beside eval_loss
     results = report(trainer, argv, model_args, data_args, dataset, train_metrics, eval_metrics, started)
     save_and_push(trainer)  # model, tokenizer, code files and card; pushed with --push_to_hub
     return results

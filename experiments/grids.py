@@ -323,7 +323,9 @@ TINY = Grid(
     latency_repeats=5,
 )
 
-GRIDS = {g.name: g for g in (TINY, CPU, PAPER)}
+from .recipe_grid import RECIPE  # noqa: E402  (it builds on Cell above)
+
+GRIDS = {g.name: g for g in (TINY, CPU, PAPER, RECIPE)}
 
 
 def get_grid(name: str) -> Grid:

@@ -41,6 +41,7 @@ class Running:
     process: subprocess.Popen
     started: float
     log: Path
+    threads: int
 
 
 def result_path(results_dir: Path, grid: str, cell_id: str) -> Path:
@@ -91,6 +92,18 @@ def write_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)  # a reader never sees half a file, a kill never leaves one
 
 
+def code_version() -> str:
+    """The commit the grid's code comes from (run a grid from a clean worktree of it), '+dirty' if changed."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
 def record(cell: Cell, grid: str, status: str, started: float, threads: int, log: Path, rc: int) -> dict:
     outputs = {}
     results_file = Path(cell.output_dir) / "results.json"
@@ -101,7 +114,7 @@ def record(cell: Cell, grid: str, status: str, started: float, threads: int, log
         "command": command_text(cell.argv), "argv": cell.argv, "deps": cell.deps, "returncode": rc,
         "started_at": datetime.datetime.fromtimestamp(started).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 1), "torch_threads": threads, "log": str(log),
-        "machine": machine(), "results": outputs,
+        "machine": machine(), "code_version": code_version(), "results": outputs,
     }
 
 
@@ -171,10 +184,14 @@ def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, job
     total = len(cells)
     print(f"grid {grid.name}: {total} cells, {total - len(pending)} already done, {len(pending)} to run, {jobs} at a time "
           f"(results: {results_dir / grid.name}, logs: {Path(workdir) / grid.name / 'logs'})", flush=True)
-    threads = 1 if jobs > 1 else (os.cpu_count() or 1)
-    # The Hub settings are the user's: the paper grid reads Wikipedia from the Hub; set HF_HUB_OFFLINE=1 without network.
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), TOKENIZERS_PARALLELISM="false",
-               PYTHONUNBUFFERED="1")
+    shared_threads = 1 if jobs > 1 else (os.cpu_count() or 1)
+
+    def cell_env(cell: Cell) -> tuple[dict, int]:
+        """An exclusive cell runs alone and gets every core; others share the machine, one thread each."""
+        threads = (os.cpu_count() or 1) if cell.exclusive else shared_threads
+        # The Hub settings are the user's: the paper grid reads Wikipedia from the Hub; set HF_HUB_OFFLINE=1 offline.
+        return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+                    TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1"), threads
     running: list[Running] = []
     failed: set[str] = set()
     start = time.time()
@@ -219,9 +236,10 @@ def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, job
             with open(log, "ab") as f:
                 f.write(f"\n=== {datetime.datetime.now().isoformat(timespec='seconds')} {command_text(c.argv)}\n"
                         .encode())
+                env, threads = cell_env(c)
                 process = subprocess.Popen([sys.executable, *c.argv], cwd=ROOT, env=env, stdout=f,
                                            stderr=subprocess.STDOUT, start_new_session=True)
-            running.append(Running(c, index[c.id], process, time.time(), log))
+            running.append(Running(c, index[c.id], process, time.time(), log, threads))
             pending.remove(c)
             print(f"[{index[c.id]}/{total}] {c.id}: started ({c.kind})", flush=True)
             if c.exclusive:
@@ -234,7 +252,7 @@ def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, job
                 continue
             running.remove(r)
             ok = rc == 0 and (Path(r.cell.output_dir) / "results.json").exists()
-            data = record(r.cell, grid.name, "done" if ok else "failed", r.started, threads, r.log, rc)
+            data = record(r.cell, grid.name, "done" if ok else "failed", r.started, r.threads, r.log, rc)
             write_atomic(result_path(results_dir, grid.name, r.cell.id), data)
             if ok:
                 done.add(r.cell.id)

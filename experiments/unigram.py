@@ -20,7 +20,7 @@ from .common import write_results
 
 def main(argv: list[str] | None = None) -> dict:
     from modeling_tlm.data import build_mlm_datasets, load_pretraining_texts, load_tokenizer, special_token_ids
-    from modeling_tlm.data.overlap import token_counts
+    from modeling_tlm.data.overlap import token_counts, unigram_cross_entropy
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data_dir", default=None)
@@ -42,15 +42,11 @@ def main(argv: list[str] | None = None) -> dict:
         mlm = build_mlm_datasets(texts, tokenizer, max_length=args.max_length, sequence_mode=args.sequence_mode,
                                  pre_train_size=size, eval_fraction=args.validation_split_percentage / 100,
                                  seed=args.seed)
-        train, held_out = token_counts(mlm["train"], special_ids=special), token_counts(mlm["validation"], special_ids=special)
-        total = sum(train.values())
-        vocab = len(tokenizer)
-        # Add-one smoothing: a held-out token never seen in pre-training still has a finite cost.
-        nll = sum(c * -math.log((train.get(t, 0) + 1) / (total + vocab)) for t, c in held_out.items())
-        n = sum(held_out.values())
-        rows[str(size)] = {"unigram_cross_entropy": nll / n, "unigram_perplexity": float(np.exp(nll / n)),
+        nll = unigram_cross_entropy(mlm["train"], mlm["validation"], len(tokenizer), special_ids=special)
+        total, n = (sum(token_counts(mlm[split], special_ids=special).values()) for split in ("train", "validation"))
+        rows[str(size)] = {"unigram_cross_entropy": nll, "unigram_perplexity": float(np.exp(nll)),
                            "train_tokens": total, "held_out_tokens": n}
-        print(f"{size}: unigram cross-entropy {nll / n:.3f} nats (perplexity {math.exp(nll / n):.0f}) on {n} tokens")
+        print(f"{size}: unigram cross-entropy {nll:.3f} nats (perplexity {math.exp(nll):.0f}) on {n} tokens")
     write_results(args.output_dir, {"script": "experiments.unigram", "sizes": rows})
     return rows
 

@@ -3,12 +3,9 @@
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
 
 import pytest
-from transformers import TrainerControl
 
-from modeling_tlm.training.callbacks import TimeLimitCallback
 from modeling_tlm.training.resume import FINGERPRINT_NAME, last_complete_checkpoint
 from tests.training_utils import REPO_ROOT, corpus_file, mlm_args, read_json, run_script, script_env, trainer_state
 
@@ -20,16 +17,6 @@ def test_last_complete_checkpoint_skips_a_partial_one(tmp_path):
             (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")
     assert last_complete_checkpoint(tmp_path / "missing") is None
-
-
-def test_time_limit_stops_with_a_checkpoint():
-    callback = TimeLimitCallback(minutes=0.5)
-    args, state = SimpleNamespace(device="cpu"), SimpleNamespace(global_step=12)
-    callback.on_train_begin(args, state, TrainerControl())
-    assert not callback.on_step_end(args, state, TrainerControl()).should_training_stop
-    callback.start -= 31  # half a minute later
-    control = callback.on_step_end(args, state, TrainerControl())
-    assert control.should_training_stop and control.should_save and callback.stopped_at_step == 12
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ _EXPORTS = {
     "tokenize_documents": "corpus",
     "token_counts": "overlap",
     "token_overlap": "overlap",
+    "unigram_cross_entropy": "overlap",
     "ENTITY_MARKERS": "tasks",
     "TASK_DEFAULTS": "tasks",
     "TASK_NAMES": "tasks",
@@ -53,7 +54,7 @@ def __dir__():
 if TYPE_CHECKING:  # for type checkers and IDEs
     from .common import DataError
     from .corpus import SEQUENCE_MODES, build_mlm_datasets, load_pretraining_texts, tokenize_documents
-    from .overlap import token_counts, token_overlap
+    from .overlap import token_counts, token_overlap, unigram_cross_entropy
     from .tasks import ENTITY_MARKERS, TASK_DEFAULTS, TASK_NAMES, TaskData, load_task, tokenize_task
     from .tokenization import (
         SPECIAL_TOKENS,

@@ -52,6 +52,22 @@ def token_counts(source: Any, *, special_ids: Iterable[int] | None = None) -> Co
     return Counter({int(t): int(totals[t]) for t in np.flatnonzero(totals)})
 
 
+def unigram_cross_entropy(train: Any, held_out: Any, vocab_size: int, *,
+                          special_ids: Iterable[int] | None = None) -> float:
+    """Nats per token of `held_out` under `train`'s unigram distribution (add-one smoothed over `vocab_size`).
+
+    The no-context reference for a masked-LM loss: masked positions are a uniform sample of the non-special tokens,
+    so a model that has learned token frequencies and nothing else scores about this; learning context goes below it.
+    """
+    train_counts = token_counts(train, special_ids=special_ids)
+    held_out_counts = token_counts(held_out, special_ids=special_ids)
+    total, n = sum(train_counts.values()), sum(held_out_counts.values())
+    if n == 0:
+        raise DataError("the held-out sequences hold no (non-special) tokens")
+    nll = sum(c * -np.log((train_counts.get(t, 0) + 1) / (total + vocab_size)) for t, c in held_out_counts.items())
+    return float(nll / n)
+
+
 def _id_batches(source: Any) -> Iterable[np.ndarray]:
     """Flat arrays of the non-special token ids of `source`, batch by batch."""
     if isinstance(source, DatasetDict):

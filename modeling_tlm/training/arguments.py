@@ -156,12 +156,23 @@ class ClassificationDataArguments(DataArguments):
     )
 
 
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+
 @dataclass
 class TLMTrainingArguments(TrainingArguments):
+    recipe: str | None = field(
+        default=None,
+        metadata={"help": "A named training recipe (a YAML file in modeling_tlm/recipes/: "
+                          f"{', '.join(sorted(p.stem for p in RECIPES_DIR.glob('*.yaml')))}) or a path to one. Its "
+                          "values replace the defaults; flags on the command line override them."},
+    )
     max_train_minutes: float | None = field(
         default=None,
-        metadata={"help": "Stop training after this many minutes of this invocation (a checkpoint is saved; rerunning "
-                          "the same command resumes from it)."},
+        metadata={"help": "Training budget in minutes, and the length of the learning-rate schedule: the schedule "
+                          "(--lr_scheduler_type, warm-up --warmup_steps as a fraction of the budget) runs on the "
+                          "fraction of the budget spent and ends with it. Evaluation and saving are not charged. "
+                          "A killed run resumes with its spent time; --max_steps, if given, may end it sooner."},
     )
 
 
@@ -170,6 +181,7 @@ class TLMTrainingArguments(TrainingArguments):
 COMMON_DEFAULTS = dict(
     per_device_train_batch_size=32, per_device_eval_batch_size=64, weight_decay=0.01, logging_steps=50,
     use_cpu=not torch.accelerator.is_available(),
+    include_num_input_tokens_seen=True,  # tokens/s in the progress line of a budgeted run
 )
 # The MLM sequences carry special_tokens_mask for the collator, which the Trainer would otherwise drop.
 MLM_DEFAULTS = dict(COMMON_DEFAULTS, remove_unused_columns=False)
@@ -191,14 +203,82 @@ def parse_args(dataclass_types: tuple, defaults: dict, argv: list[str] | None = 
     argv = sys.argv[1:] if argv is None else argv
     parser = HfArgumentParser(dataclass_types)
     if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-        path = Path(argv[0])
+        values = read_arguments_file(Path(argv[0]))
+        recipe = values.get("recipe")
+        return parser.parse_dict({**defaults, **(load_recipe(recipe, parser) if recipe else {}), **values})
+    recipe = _flag_value(argv, "--recipe")
+    parser.set_defaults(**{**defaults, **(load_recipe(recipe, parser) if recipe else {})})
+    return parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+
+
+def read_arguments_file(path: Path) -> dict:
+    from .checks import ArgumentError
+
+    try:
         text = path.read_text(encoding="utf-8")
         values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: expected a mapping of argument names to values, got {type(values).__name__}")
-        return parser.parse_dict({**defaults, **values})
-    parser.set_defaults(**defaults)
-    return parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+    except (OSError, ValueError, yaml.YAMLError) as e:
+        raise ArgumentError(f"{path}: could not read it as {path.suffix[1:].upper()}: {e}") from None
+    if not isinstance(values, dict):
+        raise ArgumentError(f"{path}: expected a mapping of argument names to values, got {type(values).__name__}")
+    return values
+
+
+def recipe_path(name_or_path: str) -> Path:
+    """A recipe name (modeling_tlm/recipes/NAME.yaml) or a path to a YAML file."""
+    from .checks import ArgumentError
+
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path
+    named = RECIPES_DIR / f"{name_or_path}.yaml"
+    if named.is_file():
+        return named
+    known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
+    raise ArgumentError(f"--recipe {name_or_path}: neither a YAML file nor a named recipe (known: {known})")
+
+
+def recipe_values(name_or_path: str) -> dict:
+    """The recipe's argument values. A value that names a file or folder beside the recipe (e.g. a tokenizer the
+    recipe ships) is made absolute, so a recipe works from any working directory."""
+    path = recipe_path(name_or_path)
+    values = read_arguments_file(path)
+    for key, value in values.items():
+        if isinstance(value, str) and value and (path.parent / value).exists():
+            values[key] = str((path.parent / value).resolve())
+    return values
+
+
+def recipe_model_flags(name_or_path: str) -> list[str]:
+    """The recipe's architecture and tokenizer as train_cls.py flags: its from-scratch twin."""
+    values = recipe_values(name_or_path)
+    return [arg for key in ("model_preset", "config_overrides", "tokenizer_name") if values.get(key) is not None
+            for arg in (f"--{key}", str(values[key]))]
+
+
+def load_recipe(name_or_path: str, parser: HfArgumentParser) -> dict:
+    """`recipe_values`, checked against the script's arguments."""
+    from .checks import ArgumentError
+
+    values = recipe_values(name_or_path)
+    known = {action.dest for action in parser._actions}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ArgumentError(f"{recipe_path(name_or_path)}: {', '.join(unknown)} "
+                            f"{'is not an argument' if len(unknown) == 1 else 'are not arguments'} of this script "
+                            "(see --help)")
+    return values
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    """The value of `flag` in `argv` (`--flag value` or `--flag=value`), the last one winning, as argparse does."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+    return value
 
 
 def arguments_dict(*args_objects) -> dict:

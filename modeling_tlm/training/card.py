@@ -10,6 +10,8 @@ from pathlib import Path
 
 from transformers import Trainer
 
+from .budget import create_budget_schedule
+
 PIPELINE_TAGS = {"TLMForMaskedLM": "fill-mask", "TLMForSequenceClassification": "text-classification"}
 PAPER = "[Tiny language models](https://arxiv.org/abs/2507.14871)"
 
@@ -18,6 +20,13 @@ class TLMTrainer(Trainer):
     """`Trainer` whose `create_model_card` (also called by `push_to_hub`) writes `model_card_text` when it is set."""
 
     model_card_text: str | None = None
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        """With --max_train_minutes the schedule runs on the budget spent (`budget.BudgetSchedule`), not on steps."""
+        if self.lr_scheduler is None and self.args.max_train_minutes:
+            self.lr_scheduler = create_budget_schedule(self.args, optimizer or self.optimizer)
+            self._created_lr_scheduler = True
+        return super().create_scheduler(num_training_steps, optimizer)
 
     def create_model_card(self, *args, **kwargs) -> None:
         if self.model_card_text is None:

@@ -105,11 +105,32 @@ def global_batch_size(training_args) -> int:
 
 
 def check_training_arguments(training_args) -> None:
-    if training_args.max_train_minutes is not None and training_args.max_train_minutes <= 0:
-        raise ArgumentError(f"--max_train_minutes {training_args.max_train_minutes}: expected a positive number")
+    if training_args.max_train_minutes is not None:
+        check_budget_arguments(training_args)
     resume = training_args.resume_from_checkpoint
     if resume and not (Path(resume) / "trainer_state.json").is_file():
         raise ArgumentError(f"--resume_from_checkpoint {resume}: not a Trainer checkpoint folder (no trainer_state.json)")
+
+
+def check_budget_arguments(training_args) -> None:
+    """--max_train_minutes is the schedule's length: warm-up as a fraction of it, a shape that is a function of
+    progress. Without --max_steps the budget alone ends the run (num_train_epochs no longer does)."""
+    from .budget import UNBOUNDED_STEPS, schedule_shape
+
+    minutes = training_args.max_train_minutes
+    if minutes <= 0:
+        raise ArgumentError(f"--max_train_minutes {minutes}: expected a positive number")
+    if not 0 <= training_args.warmup_steps < 1:
+        raise ArgumentError(
+            f"--warmup_steps {training_args.warmup_steps:g} with --max_train_minutes: the warm-up of a budgeted run is "
+            "a fraction of its budget, expected a number in [0, 1) (e.g. 0.1 for the first 10%)")
+    scheduler_type = str(getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type))
+    try:
+        schedule_shape(scheduler_type, training_args.warmup_steps, training_args.lr_scheduler_kwargs)
+    except (ValueError, TypeError) as e:
+        raise ArgumentError(f"--lr_scheduler_type {scheduler_type} with --max_train_minutes: {e}") from e
+    if training_args.max_steps <= 0:
+        training_args.max_steps = UNBOUNDED_STEPS
 
 
 def check_hub(training_args):

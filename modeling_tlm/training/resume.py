@@ -20,12 +20,13 @@ logger = logging.getLogger(__name__)
 FINGERPRINT_NAME = "tlm_run.json"
 TRAINER_STATE_NAME = "trainer_state.json"  # the Trainer writes it last, so a checkpoint that has it is complete
 # TrainingArguments that change the trained weights. Everything else (output, logging, saving, evaluation schedule,
-# Hub, time limits, dataloader workers) may change between a run and its resumption.
+# Hub, dataloader workers) may change between a run and its resumption.
 RUN_DEFINING_TRAINING_ARGS = (
     "seed", "data_seed", "learning_rate", "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "optim",
     "optim_args", "max_grad_norm", "lr_scheduler_type", "lr_scheduler_kwargs", "warmup_steps", "num_train_epochs",
     "max_steps", "per_device_train_batch_size", "gradient_accumulation_steps", "bf16", "fp16",
     "label_smoothing_factor", "metric_for_best_model",
+    "max_train_minutes",  # a budget is the length of the learning-rate schedule
 )
 NOT_RUN_DEFINING = ("preprocessing_num_workers", "max_eval_samples")
 

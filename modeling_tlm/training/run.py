@@ -9,7 +9,7 @@ import datasets
 import transformers
 
 from ..data import DataError
-from .callbacks import TimeLimitCallback
+from .budget import BudgetCallback
 from .checks import ArgumentError
 from .resume import OutputDirError
 
@@ -41,8 +41,9 @@ def run_cli(main) -> None:
         sys.exit(2)
 
 
-def callbacks(training_args) -> list:
-    return [TimeLimitCallback(training_args.max_train_minutes)] if training_args.max_train_minutes else []
+def callbacks(training_args, reference_loss: float | None = None) -> list:
+    """The budget's callback for --max_train_minutes; `reference_loss` is shown beside the held-out loss."""
+    return [BudgetCallback(reference_loss)] if training_args.max_train_minutes else []
 
 
 def train(trainer, checkpoint: str | None) -> dict:
