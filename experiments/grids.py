@@ -5,8 +5,10 @@ fine-tuning run of a checkpoint or of its from-scratch twin on one task with one
 analyses beside them (TF-IDF peer, token overlap, committee accuracy, latency). The runner (`experiments/run.py`)
 runs them in dependency order and records each one's arguments and results in `results/<grid>/<cell id>.json`.
 
-    grids:  tiny  (CI: a few steps of very small models on a slice of the data)
-            cpu   (this repository's 2-core CPU, about an hour; see RESULTS.md for what was scaled down)
+    grids:  tiny   (CI: a few steps of very small models on a slice of the data)
+            cpu    (this repository's 2-core CPU, about an hour; too short to learn context: results/cpu/REPORT.md)
+            claims (the same claims with models pre-trained by the cpu-budget recipe, about 3.5 hours)
+            recipe (the recipe's ablations and learning curve: experiments/recipe_grid.py, RESULTS.md)
             paper (the paper's own setting, for a GPU)
 """
 
@@ -86,6 +88,12 @@ class Grid:
     min_committee: int = 2  # committees: every subset of the members with at least this many
     latency_repeats: int = 200  # batch-1 forward passes per model for the p50 latency
     notes: str = ""  # what differs from the paper, for RESULTS.md
+    # Pre-training by a named recipe (train_mlm.py --recipe) for a wall-clock budget instead of epochs: the deep
+    # model gets `pretrain_minutes` at every size (fixed compute, so size is not confounded with it), each member
+    # `pretrain_minutes / len(members)` (a committee then costs what the deep model costs). The recipe's tokenizer
+    # is every cell's tokenizer.
+    recipe: str | None = None
+    pretrain_minutes: float | None = None
 
     # ------------------------------------------------------------------------------------------------------------
     def pretrain_id(self, model: Model, size: int) -> str:
@@ -105,7 +113,7 @@ class Grid:
     def cells(self, data_dir: str, workdir: str) -> list[Cell]:
         """Every command of the grid, in an order that respects dependencies (pre-training first)."""
         out = os.path.join(workdir, self.name)
-        tokenizer = os.path.join(data_dir, TOKENIZER)
+        tokenizer = self.tokenizer(data_dir)
         common = ["--data_dir", data_dir, "--tokenizer_name", tokenizer, "--max_seq_length", str(self.max_seq_length),
                   "--report_to", "none"]
         cells: list[Cell] = []
@@ -121,10 +129,10 @@ class Grid:
                     # the same draw of sequences as the overlap and unigram cells (their --seed)
                     "--data_sampling_seed", str(self.pretrain_seed),
                     "--per_device_train_batch_size", str(self.pretrain_batch_size),
-                    "--num_train_epochs", str(self.pretrain_epochs), "--learning_rate", str(self.pretrain_lr),
-                    "--output_dir", os.path.join(out, cid), *self.pretrain_extra]
+                    *self.pretrain_schedule(model), "--output_dir", os.path.join(out, cid), *self.pretrain_extra]
             cells.append(Cell(cid, "pretrain", argv, os.path.join(out, cid),
-                              meta=dict(model=model.name, role=_role(self, model), pre_train_size=size)))
+                              meta=dict(model=model.name, role=_role(self, model), pre_train_size=size),
+                              exclusive=self.recipe is not None))  # a timed run has the machine to itself
 
         # Fine-tuning: every checkpoint and its from-scratch twin, on every task, with every seed.
         twins = [self.deep] + (list(self.members) if self.scratch_members else [])
@@ -200,6 +208,21 @@ class Grid:
             cells.append(Cell("latency", "latency", argv, os.path.join(out, "latency"), deps=[deep, *members],
                               meta=dict(task=task, seed=seed), exclusive=True))
         return cells
+
+
+    def tokenizer(self, data_dir: str) -> str:
+        if self.recipe:
+            from modeling_tlm.training.arguments import recipe_values
+
+            return recipe_values(self.recipe)["tokenizer_name"]
+        return os.path.join(data_dir, TOKENIZER)
+
+    def pretrain_schedule(self, model: Model) -> list[str]:
+        """Epochs at a fixed learning rate, or the recipe for a budget (a member gets its share of it)."""
+        if not self.recipe:
+            return ["--num_train_epochs", str(self.pretrain_epochs), "--learning_rate", str(self.pretrain_lr)]
+        minutes = self.pretrain_minutes if model is self.deep else self.pretrain_minutes / len(self.members)
+        return ["--recipe", self.recipe, "--max_train_minutes", f"{minutes:g}"]
 
 
 def _without_data_dir(argv: list[str]) -> list[str]:
@@ -296,6 +319,50 @@ PAPER = Grid(
     latency_repeats=300,
 )
 
+# The claims again, with models that have learned language: every model pre-trained by the cpu-budget recipe (no
+# dropout, 8k WordPiece vocabulary, packed sequences, schedule keyed to the budget). Claim 2 varies the number of
+# distinct sequences (nested subsets) at one fixed budget; claim 4 gives each of the three members a third of the
+# deep model's budget, so the committee and the deep model cost the same pre-training compute.
+_H128_NO_DROPOUT = f"{_H128},hidden_dropout_prob=0,attention_probs_dropout_prob=0"
+CLAIMS = Grid(
+    name="claims",
+    description="the paper's claims with the cpu-budget recipe: BERT-6 and BERT-1 variants of width 128, "
+                "pre-trained for a fixed wall-clock budget on 10k / 40k / 160k packed Wikipedia sequences",
+    deep=Model("deep", "bert-6", _H128_NO_DROPOUT, "BERT-6 (6 layers, hidden 128)"),
+    members=(
+        Model("b1", "bert-1", _H128_NO_DROPOUT, "BERT-1, no conv (hidden 128)"),
+        Model("b1-conv2", "bert-1-conv2-k3-d64", f"{_H128_NO_DROPOUT},conv_channels=8",
+              "BERT-1, conv2 k3 d8 (hidden 128)"),
+        Model("b1-conv3", "bert-1-conv3-k3-d32", f"{_H128_NO_DROPOUT},conv_channels=4",
+              "BERT-1, conv3 k3 d4 (hidden 128)"),
+    ),
+    deep_sizes=(10_000, 40_000, 160_000),
+    member_size=160_000,
+    tasks=(
+        Task("ag_news", 100, 950, 10, 5e-4),
+        Task("dbpedia_14", 32, 100, 30, 5e-4),
+        Task("fewrel", 32, 70, 30, 5e-4),
+    ),
+    seeds=(0, 1, 2),
+    pretrain_epochs=0,  # unused: the recipe's budget is the schedule
+    pretrain_lr=0,
+    recipe="cpu-budget",
+    pretrain_minutes=30,
+    sequence_mode="packed",
+    max_seq_length=128,
+    batch_size=16,
+    pretrain_batch_size=64,
+    finetune_extra=("--warmup_steps", "0.1", "--logging_steps", "25", "--save_total_limit", "1"),
+    scratch_members=False,
+    latency_repeats=200,
+    notes=(
+        "Same models and tasks as the `cpu` grid, but pre-trained to the point where they use context, by the "
+        "recipe of RESULTS.md. Fine-tuning uses the recipe's tokenizer and no dropout for pre-trained models and "
+        "their from-scratch twins alike (the twins have the same config). Fine-tuning settings were fixed before "
+        "any run; the epoch is chosen on the validation slice."
+    ),
+)
+
 # CI: two tiny members and a tiny deep model, a few optimisation steps on one Wikipedia file and one small task.
 _TINY = "hidden_size=64,num_attention_heads=1,intermediate_size=128,max_position_embeddings=64"
 TINY = Grid(
@@ -325,7 +392,7 @@ TINY = Grid(
 
 from .recipe_grid import RECIPE  # noqa: E402  (it builds on Cell above)
 
-GRIDS = {g.name: g for g in (TINY, CPU, PAPER, RECIPE)}
+GRIDS = {g.name: g for g in (TINY, CPU, CLAIMS, PAPER, RECIPE)}
 
 
 def get_grid(name: str) -> Grid:

@@ -19,7 +19,7 @@ import itertools
 import os
 from dataclasses import dataclass
 
-from .grids import TOKENIZER, Cell
+from .grids import TOKENIZER, Cell, Task
 
 BERT_TOKENIZER = "<data_dir>/bert-base-uncased"  # stands for the data folder's copy in an ablation's flags
 
@@ -34,23 +34,14 @@ class Ablation:
 
 
 @dataclass(frozen=True)
-class FinetuneSetting:
+class FinetuneSetting(Task):
     """How one task is fine-tuned at one size; the same for a pre-trained model and its from-scratch twin."""
 
-    task: str
-    train_per_label: int
-    test_per_label: int
-    epochs: float
-    learning_rate: float
     batch_size: int = 32
 
     @property
     def key(self) -> str:
-        return f"{self.task}-{self.train_per_label}"
-
-    def data_args(self) -> list[str]:
-        return ["--task_name", self.task, "--samples_per_label_train", str(self.train_per_label),
-                "--samples_per_label_test", str(self.test_per_label)]
+        return f"{self.name}-{self.train_per_label}"
 
 
 @dataclass
@@ -92,7 +83,7 @@ class RecipeGrid:
                     "--num_train_epochs", f"{setting.epochs:g}", "--learning_rate", f"{setting.learning_rate:g}",
                     *self.finetune_extra, "--output_dir", os.path.join(out, cid)]
             cells.append(Cell(cid, "finetune", argv, os.path.join(out, cid), deps=deps,
-                              meta=dict(meta, task=setting.task, setting=setting.key, seed=seed)))
+                              meta=dict(meta, task=setting.name, setting=setting.key, seed=seed)))
 
         # Ablations at one short budget, run two at a time with one thread each (equal conditions for all).
         for ab in self.ablations:
@@ -118,7 +109,7 @@ class RecipeGrid:
             argv = ["-m", "experiments.tfidf", "--data_dir", data_dir, *setting.data_args(), "--seed", str(seed),
                     "--output_dir", os.path.join(out, cid)]
             cells.append(Cell(cid, "tfidf", argv, os.path.join(out, cid),
-                              meta=dict(task=setting.task, setting=setting.key, seed=seed)))
+                              meta=dict(task=setting.name, setting=setting.key, seed=seed)))
         return cells
 
 

@@ -1,4 +1,5 @@
-"""RESULTS.md and its plots from results/<grid>/: `python -m experiments.report --grid cpu`.
+"""A grid's report and its plots from results/<grid>/: `python -m experiments.report --grid cpu` writes
+results/cpu/REPORT.md (the recipe grid's report, RESULTS.md, is `experiments/report_recipe.py`).
 
 One section per claim of the paper, each with its tables (means ± standard deviations over seeds, TF-IDF peer beside
 every figure), its plot, the commands behind it and a verdict computed by the rule stated in the section.
@@ -176,7 +177,10 @@ def section_setup(res: Results, results_dir: Path) -> list[str]:
         "| --- | --- | --- | --- |",
         f"| this grid | deep: {g.deep.label}; members: {'; '.join(m.label for m in g.members)} | "
         f"{g.sequence_mode} sequences of {g.max_seq_length} tokens: deep at {', '.join(f'{n:,}' for n in g.deep_sizes)}, "
-        f"members at {g.member_size:,}; {g.pretrain_epochs:g} epochs, lr {g.pretrain_lr:g}, batch {g.pretrain_batch_size} | "
+        f"members at {g.member_size:,}; "
+        + (f"recipe `{g.recipe}` for {g.pretrain_minutes:g} min (deep, at every size) and "
+           f"{g.pretrain_minutes / len(g.members):g} min (each member)" if g.recipe
+           else f"{g.pretrain_epochs:g} epochs, lr {g.pretrain_lr:g}") + f", batch {g.pretrain_batch_size} | "
         + "; ".join(f"{t.name} {t.train_per_label}/{t.test_per_label} per label, {t.epochs:g} epochs, lr {t.learning_rate:g}"
                     for t in g.tasks) + f"; batch {g.batch_size}; seeds {', '.join(map(str, g.seeds))} |",
     ]
@@ -636,9 +640,18 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--grid", required=True, choices=list(GRIDS))
     p.add_argument("--results_dir", default="results")
-    p.add_argument("--output", default="RESULTS.md")
+    p.add_argument("--output", default=None,
+                   help="default: RESULTS.md for the recipe grid, <results_dir>/<grid>/REPORT.md for the others")
     args = p.parse_args(argv)
-    verdicts = render(args.grid, Path(args.results_dir), Path(args.output))
+    if args.grid == "recipe":
+        from .report_recipe import render as render_recipe
+
+        output = Path(args.output or "RESULTS.md")
+        verdicts = render_recipe(get_grid("recipe"), Path(args.results_dir), output)
+    else:
+        output = Path(args.output or Path(args.results_dir) / args.grid / "REPORT.md")
+        verdicts = render(args.grid, Path(args.results_dir), output)
+    args.output = output
     print(f"wrote {args.output}: " + "; ".join(f"{k}: {v}" for k, v in verdicts.items()))
 
 

@@ -55,14 +55,22 @@ def is_done(path: Path) -> bool:
         return False
 
 
+# CPU features that decide which precision is fast: bf16 is emulated (slow) without AVX512_BF16 or AMX.
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
+    cpu, info = platform.processor() or platform.machine(), {}
     try:
-        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
-        cpu = names[0] if names else cpu
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())  # the first core's entries
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    flags = set(info.get("flags", "").split())
+    return {"cpu": info.get("model name", cpu), "cpu_family_model": f"{info.get('cpu family', '?')}/{info.get('model', '?')}",
+            "cpu_features": [f for f in CPU_FEATURES if f in flags], "cores": os.cpu_count(),
+            "python": platform.python_version(), "platform": platform.platform()}
 
 
 def command_text(argv: list[str]) -> str:

@@ -1,9 +1,6 @@
 """The training budget (modeling_tlm/training/budget.py): a schedule keyed to time spent, stopping, and resuming."""
 
 import io
-import subprocess
-import sys
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +9,7 @@ from transformers import TrainerControl
 
 from modeling_tlm.training.budget import BudgetCallback, BudgetSchedule, schedule_shape
 from modeling_tlm.training.resume import last_complete_checkpoint
-from tests.training_utils import REPO_ROOT, corpus_file, mlm_args, read_json, run_script, script_env, trainer_state
+from tests.training_utils import corpus_file, kill_after_checkpoint, mlm_args, read_json, run_script, trainer_state
 
 
 def schedule(budget_seconds=100.0, max_steps=None, warmup=0.1, shape="linear"):
@@ -116,18 +113,7 @@ def test_budgeted_run_killed_resumes_with_its_time_and_schedule_position(tmp_pat
     out = tmp_path / "run"
     args = mlm_args(corpus_file(data_dir), data_dir, out, "--max_train_minutes", "0.2", "--warmup_steps", "0.1",
                     "--save_steps", "10", "--logging_steps", "2", "--eval_strategy", "steps", "--eval_steps", "10")
-    with open(tmp_path / "first.log", "w") as log:
-        process = subprocess.Popen([sys.executable, str(REPO_ROOT / "train_mlm.py"), *args], cwd=REPO_ROOT,
-                                   env=script_env(), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 300
-        try:
-            while not (out / "checkpoint-20" / "trainer_state.json").exists():
-                assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "no checkpoint within 300 s"
-                time.sleep(0.05)
-        finally:
-            process.kill()  # SIGKILL, as a crash or a preemption
-            process.wait()
+    kill_after_checkpoint("train_mlm.py", args, out / "checkpoint-20", tmp_path / "first.log")
     checkpoint = last_complete_checkpoint(out)
     saved = torch.load(f"{checkpoint}/scheduler.pt", weights_only=True)
     assert 0 < saved["spent_seconds"] < 12 and saved["budget_seconds"] == 12

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.grids import GRIDS, get_grid
+from experiments.grids import GRIDS, Grid, get_grid
+from experiments.recipe_grid import BERT_TOKENIZER
 from experiments.run import check_order
 from experiments.stats import correlation_interval, slope_interval, t_interval
 
@@ -23,7 +24,7 @@ def _flag(argv: list[str], name: str) -> str:
     return argv[argv.index(name) + 1]
 
 
-@pytest.mark.parametrize("name", list(GRIDS))
+@pytest.mark.parametrize("name", [name for name, grid in GRIDS.items() if isinstance(grid, Grid)])
 def test_grid_cells_are_ordered_and_share_samples(name):
     grid = get_grid(name)
     cells = grid.cells("DATA", "WORK")
@@ -42,6 +43,33 @@ def test_grid_cells_are_ordered_and_share_samples(name):
         for flag in ("--task_name", "--samples_per_label_train", "--samples_per_label_test", "--seed", "--data_dir"):
             assert _flag(peer.argv, flag) == _flag(c.argv, flag)
     assert {c.meta["pre_train_size"] for c in cells if c.kind == "overlap"} == set(grid.deep_sizes)
+
+
+def test_recipe_grid_cells():
+    """Budgeted pre-training runs alone; every fine-tuning cell has its from-scratch twin (the recipe's architecture
+    and tokenizer) and TF-IDF peer on the same sample; ablations change only their own flags."""
+    grid = get_grid("recipe")
+    cells = grid.cells("DATA", "WORK")
+    check_order(cells)
+    by_id = {c.id: c for c in cells}
+    for minutes in grid.budgets:
+        cell = by_id[f"pt-{minutes:g}m"]
+        assert cell.exclusive and _flag(cell.argv, "--recipe") == grid.recipe
+        assert float(_flag(cell.argv, "--max_train_minutes")) == minutes
+    finetunes = [c for c in cells if c.kind == "finetune" and "ablation" not in c.meta]
+    assert len(finetunes) == len(grid.settings) * len(grid.seeds) * (len(grid.budgets) + 1)
+    for c in (c for c in finetunes if "--from_scratch" not in c.argv):
+        key, seed = c.meta["setting"], c.meta["seed"]
+        twin, peer = by_id[f"ft-scratch-{key}-s{seed}"], by_id[f"tfidf-{key}-s{seed}"]
+        for flag in ("--task_name", "--samples_per_label_train", "--samples_per_label_test", "--seed"):
+            assert _flag(peer.argv, flag) == _flag(c.argv, flag) == _flag(twin.argv, flag)
+        assert [a for a in c.argv if a.startswith("--") and a != "--model_name_or_path"] == \
+            [a for a in twin.argv if a.startswith("--") and a not in ("--from_scratch", "--model_preset",
+                                                                        "--config_overrides", "--tokenizer_name")]
+    assert _flag(by_id["ft-scratch-ag_news-1000-s0"].argv, "--tokenizer_name").endswith("wikipedia-wordpiece-8k")
+    vocab = by_id["abl-vocab-30k"]
+    assert _flag(vocab.argv, "--tokenizer_name") == "DATA/bert-base-uncased" and BERT_TOKENIZER not in vocab.argv
+    assert not by_id["abl-recipe"].exclusive and by_id["abl-recipe-fewrel-32-s0"].deps == ["abl-recipe"]
 
 
 def test_grid_order_check_catches_bad_dependencies():

@@ -1,13 +1,9 @@
 """Resuming: a training process killed after its first checkpoint continues from it when the same command is rerun."""
 
-import subprocess
-import sys
-import time
-
 import pytest
 
 from modeling_tlm.training.resume import FINGERPRINT_NAME, last_complete_checkpoint
-from tests.training_utils import REPO_ROOT, corpus_file, mlm_args, read_json, run_script, script_env, trainer_state
+from tests.training_utils import corpus_file, kill_after_checkpoint, mlm_args, read_json, run_script, trainer_state
 
 
 def test_last_complete_checkpoint_skips_a_partial_one(tmp_path):
@@ -24,18 +20,7 @@ def test_rerun_after_kill_resumes_from_the_checkpoint(tmp_path, data_dir):
     out = tmp_path / "run"
     args = mlm_args(corpus_file(data_dir), data_dir, out, "--max_steps", "16", "--save_steps", "4",
                     "--logging_steps", "2")
-    with open(tmp_path / "first.log", "w") as log:
-        process = subprocess.Popen([sys.executable, str(REPO_ROOT / "train_mlm.py"), *args], cwd=REPO_ROOT,
-                                   env=script_env(), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 300
-        try:
-            while not (out / "checkpoint-4" / "trainer_state.json").exists():
-                assert process.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "no checkpoint within 300 s"
-                time.sleep(0.05)
-        finally:
-            process.kill()  # SIGKILL: no chance to clean up, as a crash or a preemption
-            process.wait()
+    kill_after_checkpoint("train_mlm.py", args, out / "checkpoint-4", tmp_path / "first.log")
     checkpoint = last_complete_checkpoint(out)
     killed_at = trainer_state(checkpoint)["global_step"]
     assert 4 <= killed_at < 16 and not (out / "model.safetensors").exists()  # killed mid-run

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,23 @@ def run_script(script: str, args: list[str], env: dict | None = None, timeout: i
     if check and result.returncode != 0:
         raise AssertionError(f"{script} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
+
+
+def kill_after_checkpoint(script: str, args: list[str], checkpoint: Path, log: Path, timeout: float = 300) -> None:
+    """Run `python <script> args` until `checkpoint` is complete (its trainer_state.json written), then SIGKILL it:
+    no chance to clean up, as a crash or a preemption."""
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, str(REPO_ROOT / script), *args], cwd=REPO_ROOT, env=script_env(),
+                                   stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        try:
+            while not (checkpoint / "trainer_state.json").exists():
+                assert process.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, f"no {checkpoint.name} within {timeout:g} s"
+                time.sleep(0.05)
+        finally:
+            process.kill()
+            process.wait()
 
 
 def read_json(path: Path) -> dict:
