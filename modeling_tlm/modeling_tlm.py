@@ -12,8 +12,8 @@ It imports only torch, transformers and the config file beside it.
 
 With `num_conv_layers=0` it computes exactly what transformers' BERT computes with the same weights (see
 `modeling_tlm.conversion`), only faster: fused QKV projection, SDPA, and, when MLM labels are given, the last layer,
-the MLM head and the vocabulary projection computed only at the masked positions (the loss and gradients are the
-dense ones: nothing else reads the other positions' outputs).
+the MLM head and the vocabulary projection computed only at the masked positions; the classifier's last layer only at
+[CLS] (the loss and gradients are the dense ones: nothing else reads the other positions' outputs).
 """
 
 import math
@@ -97,14 +97,22 @@ class TLMLayer(nn.Module):
         self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x, attention_mask=None, output_mask=None):
+    def forward(self, x, attention_mask=None, output_mask=None, first_only=False):
         """x (B, T, H) -> (B, T, H). With a (B, T) boolean `output_mask`, only the N positions where it is True get
-        queries and the rest of the block (their keys and values still come from every position): -> (N, H)."""
+        queries and the rest of the block (their keys and values still come from every position): -> (N, H).
+        With `first_only`, only the first position ([CLS]) does: -> (B, H), with no data-dependent shape."""
         batch, seq_len, hidden = x.shape
         heads, head_size = self.num_heads, hidden // self.num_heads
-        if output_mask is None:
+        if output_mask is None and not first_only:
             # (B, T, 3H) -> (3, B, heads, T, head_size)
             q, k, v = self.qkv(x).view(batch, seq_len, 3, heads, head_size).permute(2, 0, 3, 1, 4)
+        elif first_only:
+            w_q, w_kv = self.qkv.weight.split([hidden, 2 * hidden])
+            b_q, b_kv = self.qkv.bias.split([hidden, 2 * hidden])
+            # (B, T, 2H) -> (2, B, heads, T, head_size)
+            k, v = F.linear(x, w_kv, b_kv).view(batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)
+            x = x[:, 0]  # (B, T, H) -> (B, H): the residual stream goes on only at [CLS]
+            q = F.linear(x, w_q, b_q).view(batch, 1, heads, head_size).transpose(1, 2)  # (B, heads, 1, head_size)
         else:
             # Each row's queries are packed to the left of a (B, M, H) block, M = most predicted positions in a row;
             # padding slots are zeros whose outputs nobody reads. Attention then costs M/T of the dense one.
@@ -119,8 +127,10 @@ class TLMLayer(nn.Module):
             q = q.view(batch, -1, heads, head_size).transpose(1, 2)  # (B, M, H) -> (B, heads, M, head_size)
         attended = _attention(q, k, v, attention_mask, self.attention_dropout if self.training else 0.0)
         # -> (B, heads, T or M, head_size)
-        attended = attended.transpose(1, 2).reshape(batch, -1, hidden)  # (B, T or M, H)
-        if output_mask is not None:
+        attended = attended.transpose(1, 2).reshape(batch, -1, hidden)  # (B, T or M or 1, H)
+        if first_only:
+            attended = attended[:, 0]  # (B, 1, H) -> (B, H)
+        elif output_mask is not None:
             attended = attended[rows, slots]  # (B, M, H) -> (N, H)
         x = self.attention_norm(x + self.dropout(self.attention_output(attended)))
         return self.output_norm(x + self.dropout(self.output(self.activation(self.intermediate(x)))))
@@ -231,11 +241,13 @@ class TLMModel(TLMPreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
         output_mask=None,
+        first_only=False,
         **kwargs,
     ):
         """`output_mask` (B, T) bool, optional: the positions whose last hidden state is wanted (the masked tokens in
         MLM training). The last layer then computes only those, and `last_hidden_state` is (N, H), N = mask.sum(),
         in row-major order; the hidden states of the positions left out would not change anything read downstream.
+        `first_only`: the same for the first position alone ([CLS], what a classifier reads): (B, H).
         """
         if input_ids is None:
             raise ValueError("TLMModel needs input_ids")
@@ -246,11 +258,12 @@ class TLMModel(TLMPreTrainedModel):
         all_hidden = [x] if output_hidden_states else None
         mask = _attention_bias(attention_mask)
         for i, layer in enumerate(self.layers):
-            x = layer(x, mask, output_mask if i == len(self.layers) - 1 else None)
+            last = i == len(self.layers) - 1
+            x = layer(x, mask, output_mask if last else None, first_only and last)
             if output_hidden_states:
                 all_hidden.append(x)
-        if output_mask is not None and not self.layers:
-            x = x[output_mask]  # no layer to restrict: (B, T, H) -> (N, H)
+        if not self.layers:  # no layer to restrict
+            x = x[:, 0] if first_only else x[output_mask] if output_mask is not None else x  # (B, H) / (N, H)
         output = BaseModelOutput(last_hidden_state=x, hidden_states=tuple(all_hidden) if all_hidden else None)
         return output if return_dict is not False else output.to_tuple()
 
@@ -360,10 +373,17 @@ class TLMForSequenceClassification(TLMPreTrainedModel):
         return_dict=None,
         **kwargs,
     ):
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        # The classifier reads only [CLS], so the last layer computes its queries and the rest of the block there
+        # alone (every position still gives keys and values): the same logits and gradients as the dense forward.
+        # Asked for every layer's hidden states, the encoder runs densely.
         outputs = self.tlm(
-            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states
+            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states,
+            first_only=not output_hidden_states,
         )
-        pooled = torch.tanh(self.pooler(outputs.last_hidden_state[:, 0]))  # [CLS]: (B, T, H) -> (B, H)
+        first = outputs.last_hidden_state  # (B, H) [CLS] only, or (B, T, H) with every hidden state
+        first = first[:, 0] if output_hidden_states else first
+        pooled = torch.tanh(self.pooler(first))  # (B, H)
         logits = self.classifier(self.dropout(pooled))  # (B, num_labels)
         loss = None if labels is None else self._loss(logits, labels)
         output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)

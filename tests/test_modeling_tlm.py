@@ -110,6 +110,26 @@ def test_sparse_mlm_prediction_equals_dense_loss_and_gradients():
         torch.testing.assert_close(s, d, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("conv", CONV_FORMS[:2], ids=["no-conv", "k3"])
+def test_cls_only_classifier_equals_dense_logits_loss_and_gradients(conv):
+    """The classifier's last layer computed at [CLS] alone gives the dense forward's logits, loss and gradients
+    (the dense path is the one taken when every hidden state is asked for); fp32, padded batch, 1e-5."""
+    config = tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_labels=3, **conv)
+    torch.manual_seed(0)
+    model = TLMForSequenceClassification(config)
+    ids, mask = padded_batch()
+    labels = torch.tensor([0, 2, 1])
+    fast = model(ids, mask, labels=labels)
+    dense = model(ids, mask, labels=labels, output_hidden_states=True)
+    assert fast.logits.shape == (3, 3) and fast.hidden_states is None and len(dense.hidden_states) == 3
+    torch.testing.assert_close(fast.logits, dense.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(fast.loss, dense.loss, atol=1e-5, rtol=1e-5)
+    fast_grads = torch.autograd.grad(fast.loss, list(model.parameters()), allow_unused=True)
+    dense_grads = torch.autograd.grad(dense.loss, list(model.parameters()), allow_unused=True)
+    for (name, _), f, d in zip(model.named_parameters(), fast_grads, dense_grads):
+        torch.testing.assert_close(f, d, atol=1e-5, rtol=1e-5, msg=name)
+
+
 def test_padding_does_not_change_real_tokens():
     config = tiny_config()
     model = TLMModel(config).eval()

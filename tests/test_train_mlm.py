@@ -23,7 +23,7 @@ from modeling_tlm.training import (
 )
 from modeling_tlm.training.build import parse_config_overrides
 from modeling_tlm.training.card import masked_command
-from tests.training_utils import corpus_file, mlm_args, one_thread, read_json  # noqa: F401 (fixture)
+from tests.training_utils import corpus_file, mlm_args, one_thread, read_json, run_script  # noqa: F401 (fixture)
 
 MLM_TYPES = (ModelArguments, MLMDataArguments, TLMTrainingArguments)
 
@@ -147,3 +147,19 @@ def test_pretrain_then_continue(tmp_path, data_dir, one_thread):
     drop = {"_name_or_path": None, "architectures": None}
     assert continued.config.to_dict() | drop == model.config.to_dict() | drop
     assert again["eval"]["eval_loss"] < first_loss - 0.2  # it started from the trained weights, not from scratch
+
+
+@pytest.mark.slow
+def test_diverged_run_stops_with_an_error_and_keeps_the_good_checkpoint(tmp_path, data_dir):
+    """A learning rate of 1e6 blows the weights up: the run stops at the first non-finite loss with an error naming
+    the step, exits 2, and writes neither a final model nor a checkpoint after the step that diverged."""
+    out = tmp_path / "diverged"
+    args = mlm_args(corpus_file(data_dir), data_dir, out, "--max_steps", "40", "--learning_rate", "1e6",
+                    "--warmup_steps", "0", "--save_steps", "1")
+    result = run_script("train_mlm.py", args, check=False)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    message = result.stderr.strip().splitlines()[-1]
+    step = int(message.split(" at step ")[1].split(":")[0])
+    assert message.startswith("error: the training loss is") and "diverged" in message and "Traceback" not in result.stderr
+    assert not (out / "model.safetensors").exists() and not (out / "results.json").exists()
+    assert max((int(p.name.split("-")[1]) for p in out.glob("checkpoint-*")), default=0) < step  # none after it

@@ -1,13 +1,15 @@
 """The model card (README.md in the output folder, rendered by the Hub), and a Trainer that writes it.
 
 `Trainer.push_to_hub` regenerates README.md with its own generic card; `TLMTrainer.create_model_card` writes ours
-instead, so the card on the Hub is the one described here.
+instead, so the card on the Hub is the one described here. TLMTrainer also keys the schedule to a time budget
+(`budget.py`) and stops a run whose loss is no longer finite.
 """
 
 import json
 import re
 from pathlib import Path
 
+import torch
 from transformers import Trainer
 
 from .budget import create_budget_schedule
@@ -16,10 +18,26 @@ PIPELINE_TAGS = {"TLMForMaskedLM": "fill-mask", "TLMForSequenceClassification": 
 PAPER = "[Tiny language models](https://arxiv.org/abs/2507.14871)"
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
 class TLMTrainer(Trainer):
     """`Trainer` whose `create_model_card` (also called by `push_to_hub`) writes `model_card_text` when it is set."""
 
     model_card_text: str | None = None
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """A non-finite loss stops the run before the optimizer applies it, so no checkpoint with broken weights is
+        ever written (the Trainer would otherwise log it filtered, as 0, and go on)."""
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if not torch.isfinite(loss).all():
+            raise TrainingDiverged(
+                f"the training loss is {loss.item()} at step {self.state.global_step + 1}: training diverged (try a "
+                f"lower --learning_rate than {self.args.learning_rate:g}); the checkpoints already saved in "
+                f"{self.args.output_dir} are kept"
+            )
+        return loss
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         """With --max_train_minutes the schedule runs on the budget spent (`budget.BudgetSchedule`), not on steps."""

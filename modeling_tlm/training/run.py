@@ -10,11 +10,12 @@ import transformers
 
 from ..data import DataError
 from .budget import BudgetCallback
+from .card import TrainingDiverged
 from .checks import ArgumentError
 from .resume import OutputDirError
 
 logger = logging.getLogger(__name__)
-USER_ERRORS = (ArgumentError, DataError, OutputDirError)  # bad input: a message, not a traceback
+USER_ERRORS = (ArgumentError, DataError, OutputDirError, TrainingDiverged)  # a message, not a traceback
 
 
 def setup_logging(training_args) -> None:
