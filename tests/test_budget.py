@@ -66,9 +66,9 @@ def test_state_round_trips_through_the_trainers_safe_loader():
     buffer.seek(0)
     resumed = schedule()
     resumed.load_state_dict(torch.load(buffer, weights_only=True))  # what Trainer does with scheduler.pt
-    assert resumed.clock.spent_seconds == pytest.approx(30.0)
-    assert resumed.get_last_lr() == s.get_last_lr()
-    assert resumed.optimizer.param_groups[0]["lr"] == s.get_last_lr()[0]
+    assert resumed.clock.spent_seconds == pytest.approx(30.0, abs=0.5)
+    assert resumed.get_last_lr() == pytest.approx(s.get_last_lr(), rel=1e-3)
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(s.get_last_lr()[0], rel=1e-3)
     spend(resumed, 0.0)  # the pause between checkpoint and resumption is not charged
     assert resumed.clock.spent_seconds == pytest.approx(30.0, abs=0.5)
 
@@ -76,7 +76,7 @@ def test_state_round_trips_through_the_trainers_safe_loader():
 def test_callback_stops_with_a_checkpoint_when_the_budget_is_spent():
     s = schedule(budget_seconds=60.0)
     callback = BudgetCallback(reference_loss=7.5)
-    args, state = SimpleNamespace(), SimpleNamespace(global_step=12)
+    args, state = SimpleNamespace(), SimpleNamespace(global_step=12, num_input_tokens_seen=0)
     callback.on_train_begin(args, state, TrainerControl(), lr_scheduler=s)
     spend(s, 30.0)
     assert not callback.on_step_end(args, state, TrainerControl(), lr_scheduler=s).should_training_stop
@@ -97,7 +97,7 @@ def test_evaluation_time_is_not_charged():
 
 @pytest.mark.parametrize("flags, message", [
     (["--warmup_steps", "100"], "fraction of its budget"),
-    (["--lr_scheduler_type", "reduce_lr_on_plateau"], "not a function of progress"),
+    (["--lr_scheduler_type", "reduce_lr_on_plateau", "--eval_strategy", "steps"], "not a function of progress"),
     (["--max_train_minutes", "0"], "expected a positive number"),
 ])
 def test_bad_budget_flags_are_named(tmp_path, data_dir, flags, message):

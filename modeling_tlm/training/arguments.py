@@ -200,15 +200,22 @@ def parse_args(dataclass_types: tuple, defaults: dict, argv: list[str] | None = 
 
     `defaults` replace the dataclasses' own defaults in both cases (and show in --help).
     """
+    from .checks import ArgumentError
+
     argv = sys.argv[1:] if argv is None else argv
     parser = HfArgumentParser(dataclass_types)
-    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-        values = read_arguments_file(Path(argv[0]))
-        recipe = values.get("recipe")
-        return parser.parse_dict({**defaults, **(load_recipe(recipe, parser) if recipe else {}), **values})
-    recipe = _flag_value(argv, "--recipe")
-    parser.set_defaults(**{**defaults, **(load_recipe(recipe, parser) if recipe else {})})
-    return parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+    try:
+        if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
+            values = read_arguments_file(Path(argv[0]))
+            recipe = values.get("recipe")
+            return parser.parse_dict({**defaults, **(load_recipe(recipe, parser) if recipe else {}), **values})
+        recipe = _flag_value(argv, "--recipe")
+        parser.set_defaults(**{**defaults, **(load_recipe(recipe, parser) if recipe else {})})
+        return parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
+    except ArgumentError:
+        raise
+    except (TypeError, ValueError) as e:  # TrainingArguments' own checks of the values, e.g. contradictory flags
+        raise ArgumentError(str(e)) from None
 
 
 def read_arguments_file(path: Path) -> dict:
