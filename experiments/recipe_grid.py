@@ -156,4 +156,8 @@ RECIPE = RecipeGrid(
         Ablation("warmup-0", "no warm-up", ("--warmup_steps", "0")),
     ),
     ablation_train_per_label=32,
+    notes=("The cells recorded on 2026-12-01 (code ebcaed5) ran on an AMD EPYC that `lscpu` reports as family 25, "
+           "model 17 (Zen 4), with AVX-512 and AVX512_BF16 but no AMX, 2 cores, 24 GiB; every run in fp32. Budgeted "
+           "pre-training ran alone on the machine; fine-tuning cells ran two at a time, one thread each, while the "
+           "test suite ran beside them for part of the time (their results do not depend on speed)."),
 )

@@ -98,6 +98,17 @@ def section_headline(res: RecipeResults, minutes: float) -> tuple[list[str], dic
                      beats, pct(tf.values()), vs_tfidf])
     lines = [*table(["task, training examples", f"pre-trained {minutes:g} min", "from scratch",
                      "gain, points [95% CI]", "CI above zero", "TF-IDF + LR", "pre-trained vs TF-IDF"], rows)]
+    if verdicts:
+        above = [k for k, v in verdicts.items() if v == "yes"]
+        below = [k for k, v in verdicts.items() if v == "no"]
+        wins = [r[0] for r in rows if r[-1].startswith("wins")]
+        lines += ["", f"**Claim 1 with the recipe (pre-trained beats the same model from scratch):** the gain's 95% CI "
+                  f"lies above zero on {len(above)} of {len(verdicts)} settings"
+                  + (f" ({', '.join(above)})" if above else "")
+                  + (f", below zero on {', '.join(below)}" if below else "")
+                  + ", and is not resolved on the rest. Rule: a setting counts only where the paired t-interval over "
+                  f"the seeds excludes zero. **Against TF-IDF:** the pre-trained model wins on {len(wins)} of "
+                  f"{len(rows)} settings" + (f" ({', '.join(wins)})" if wins else "") + "."]
     return lines, verdicts
 
 
