@@ -167,11 +167,19 @@ def section_ablations(res: RecipeResults) -> list[str]:
                      f"{100 * mean:.1f}" if mean is not None else "–"])
     if not rows:
         return ["No ablation has finished yet."]
+    gaps = [float(r[5]) for r in rows if r[5] != "–"]
+    longest = max((c for c in res.pretrain.values() if "budget_minutes" in c["meta"]),
+                  key=lambda c: c["meta"]["budget_minutes"], default=None)
+    caveat = ("" if longest is None else
+              f" How far this short budget gets: the recipe's {longest['meta']['budget_minutes']:g}-minute run ends "
+              f"{_gap(_mlm(longest))} nats below its unigram reference, these runs {min(gaps):.2f} to "
+              f"{max(gaps):.2f}; with one "
+              "fine-tuning seed, accuracies that differ by a few points are within noise.")
     return [f"Each variant changes one choice of the recipe and is pre-trained for {res.grid.ablation_minutes:g} "
             "minutes of wall-clock time (two at a time, one torch thread each, so all ran under the same "
             f"conditions), then fine-tuned on {res.grid.ablation_train_per_label} examples per label (seed "
             f"{res.grid.seeds[0]}). Losses of different vocabularies are not comparable; the gap to each one's own "
-            "unigram reference is.", "",
+            "unigram reference is." + caveat, "",
             *table(["variant", "what changes", "tokens seen", "held-out MLM loss", "its unigram reference",
                     "nats below it", *[f"{s} acc %" for s in few], "mean acc %"], rows)]
 
