@@ -14,6 +14,7 @@ runs them in dependency order and records each one's arguments and results in `r
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -323,19 +324,19 @@ PAPER = Grid(
 # dropout, 8k WordPiece vocabulary, packed sequences, schedule keyed to the budget). Claim 2 varies the number of
 # distinct sequences (nested subsets) at one fixed budget; claim 4 gives each of the three members a third of the
 # deep model's budget, so the committee and the deep model cost the same pre-training compute.
-_H128_NO_DROPOUT = f"{_H128},hidden_dropout_prob=0,attention_probs_dropout_prob=0"
+NO_DROPOUT = "hidden_dropout_prob=0,attention_probs_dropout_prob=0"  # the recipe's pre-training setting
+
+
+def _without_dropout(model: Model) -> Model:
+    return dataclasses.replace(model, overrides=f"{model.overrides},{NO_DROPOUT}")
+
+
 CLAIMS = Grid(
     name="claims",
     description="the paper's claims with the cpu-budget recipe: BERT-6 and BERT-1 variants of width 128, "
                 "pre-trained for a fixed wall-clock budget on 10k / 40k / 160k packed Wikipedia sequences",
-    deep=Model("deep", "bert-6", _H128_NO_DROPOUT, "BERT-6 (6 layers, hidden 128)"),
-    members=(
-        Model("b1", "bert-1", _H128_NO_DROPOUT, "BERT-1, no conv (hidden 128)"),
-        Model("b1-conv2", "bert-1-conv2-k3-d64", f"{_H128_NO_DROPOUT},conv_channels=8",
-              "BERT-1, conv2 k3 d8 (hidden 128)"),
-        Model("b1-conv3", "bert-1-conv3-k3-d32", f"{_H128_NO_DROPOUT},conv_channels=4",
-              "BERT-1, conv3 k3 d4 (hidden 128)"),
-    ),
+    deep=_without_dropout(CPU.deep),  # the cpu grid's models, as the recipe pre-trains them
+    members=tuple(_without_dropout(m) for m in CPU.members),
     deep_sizes=(10_000, 40_000, 160_000),
     member_size=160_000,
     tasks=(

@@ -8,8 +8,10 @@ Three parts, each a set of cells for `experiments/run.py`:
   every task at the paper's size and at 32 per label, with 3 seeds, beside the same architecture from scratch and
   the TF-IDF peer on exactly the same labelled samples.
 
-    python -m experiments.run --grid recipe --only '^abl-' --jobs 2        # ablations, two at a time
-    python -m experiments.run --grid recipe --only 'pt-60m|-60m-|scratch|tfidf' --jobs 1
+    python -m experiments.run --grid recipe --only '^pt-60m$' --jobs 1              # timed: alone, every core
+    python -m experiments.run --grid recipe --only '^(ft-60m-|ft-scratch-|tfidf-)' --jobs 2
+    python -m experiments.run --grid recipe --only '^abl-(?!.*-s[0-9]+$)' --jobs 2  # ablation pre-training, in pairs
+    python -m experiments.run --grid recipe --only '^abl-.*-s0$' --jobs 2          # their fine-tuning
     python -m experiments.report --grid recipe
 """
 
@@ -19,14 +21,14 @@ import itertools
 import os
 from dataclasses import dataclass
 
-from .grids import TOKENIZER, Cell, Task
+from .grids import NO_DROPOUT, TOKENIZER, Cell, Task
 
 BERT_TOKENIZER = "<data_dir>/bert-base-uncased"  # stands for the data folder's copy in an ablation's flags
 
 
 @dataclass(frozen=True)
 class Ablation:
-    """One variant of the recipe: extra train_mlm.py flags (and the tokenizer its fine-tuning twins use)."""
+    """One variant of the recipe: the train_mlm.py flags that change one of its choices."""
 
     name: str
     what: str  # the choice it changes, for the table
@@ -117,9 +119,6 @@ class RecipeGrid:
 # The grid
 # ----------------------------------------------------------------------------------------------------------------
 
-_NO_DROPOUT = "hidden_dropout_prob=0,attention_probs_dropout_prob=0"
-
-
 # Fine-tuning, fixed before any test figure was seen and the same for every model: the paper's sizes (AG News test
 # 950 per label, all the local split has) and a few-shot size of 32 per label. The best epoch is chosen on the
 # validation slice (10% of the training pool per label); learning rate 5e-4 as the README's AG News runs.
@@ -149,8 +148,8 @@ RECIPE = RecipeGrid(
         Ablation("lr-2e-3", "peak learning rate 2e-3", ("--learning_rate", "2e-3")),
         Ablation("lr-5e-4", "peak learning rate 5e-4", ("--learning_rate", "5e-4")),
         Ablation("h256", "hidden 256, 4 heads, FFN 1024 (2 layers)",
-                 ("--config_overrides", f"{_NO_DROPOUT},hidden_size=256,num_attention_heads=4,intermediate_size=1024")),
-        Ablation("l4", "4 layers (hidden 128)", ("--config_overrides", f"{_NO_DROPOUT},num_hidden_layers=4")),
+                 ("--config_overrides", f"{NO_DROPOUT},hidden_size=256,num_attention_heads=4,intermediate_size=1024")),
+        Ablation("l4", "4 layers (hidden 128)", ("--config_overrides", f"{NO_DROPOUT},num_hidden_layers=4")),
         Ablation("batch-128", "batch 128 sequences", ("--per_device_train_batch_size", "128")),
         Ablation("mask-25", "25% of tokens masked (Wettig et al. 2023)", ("--mlm_probability", "0.25")),
         Ablation("warmup-0", "no warm-up", ("--warmup_steps", "0")),

@@ -651,8 +651,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         output = Path(args.output or Path(args.results_dir) / args.grid / "REPORT.md")
         verdicts = render(args.grid, Path(args.results_dir), output)
-    args.output = output
-    print(f"wrote {args.output}: " + "; ".join(f"{k}: {v}" for k, v in verdicts.items()))
+    print(f"wrote {output}: " + "; ".join(f"{k}: {v}" for k, v in verdicts.items()))
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def _mlm(cell: dict) -> dict:
     steps = r["train"].get("global_step")
     tokens = ev.get("num_input_tokens_seen") or r["train"].get("num_input_tokens_seen")
     return dict(loss=ev["eval_loss"], unigram=ev.get("eval_unigram_cross_entropy"), accuracy=ev.get("eval_accuracy"),
-                steps=steps, tokens=tokens, minutes=r["train"].get("train_runtime", 0) / 60)
+                steps=steps, tokens=tokens)
 
 
 def _gap(m: dict) -> str:
@@ -167,7 +167,8 @@ def section_ablations(res: RecipeResults) -> list[str]:
                      f"{100 * mean:.1f}" if mean is not None else "–"])
     if not rows:
         return ["No ablation has finished yet."]
-    gaps = [float(r[5]) for r in rows if r[5] != "–"]
+    gaps = [m["unigram"] - m["loss"] for m in (_mlm(res.pretrain[f"abl-{ab.name}"]) for ab in res.grid.ablations
+                                              if f"abl-{ab.name}" in res.pretrain) if m["unigram"] is not None]
     longest = max((c for c in res.pretrain.values() if "budget_minutes" in c["meta"]),
                   key=lambda c: c["meta"]["budget_minutes"], default=None)
     caveat = ("" if longest is None else

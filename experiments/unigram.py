@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> dict:
         mlm = build_mlm_datasets(texts, tokenizer, max_length=args.max_length, sequence_mode=args.sequence_mode,
                                  pre_train_size=size, eval_fraction=args.validation_split_percentage / 100,
                                  seed=args.seed)
-        nll = unigram_cross_entropy(mlm["train"], mlm["validation"], len(tokenizer), special_ids=special)
-        total, n = (sum(token_counts(mlm[split], special_ids=special).values()) for split in ("train", "validation"))
+        train, held_out = (token_counts(mlm[split], special_ids=special) for split in ("train", "validation"))
+        nll = unigram_cross_entropy(train, held_out, len(tokenizer))  # counts in, counts reused below
+        total, n = sum(train.values()), sum(held_out.values())
         rows[str(size)] = {"unigram_cross_entropy": nll, "unigram_perplexity": float(np.exp(nll)),
                            "train_tokens": total, "held_out_tokens": n}
         print(f"{size}: unigram cross-entropy {nll:.3f} nats (perplexity {math.exp(nll):.0f}) on {n} tokens")

@@ -262,8 +262,10 @@ class TLMModel(TLMPreTrainedModel):
             x = layer(x, mask, output_mask if last else None, first_only and last)
             if output_hidden_states:
                 all_hidden.append(x)
-        if not self.layers:  # no layer to restrict
-            x = x[:, 0] if first_only else x[output_mask] if output_mask is not None else x  # (B, H) / (N, H)
+        if not self.layers and first_only:  # no layer to restrict
+            x = x[:, 0]  # (B, T, H) -> (B, H)
+        elif not self.layers and output_mask is not None:
+            x = x[output_mask]  # (B, T, H) -> (N, H)
         output = BaseModelOutput(last_hidden_state=x, hidden_states=tuple(all_hidden) if all_hidden else None)
         return output if return_dict is not False else output.to_tuple()
 

@@ -111,7 +111,9 @@ def test_budgeted_run_killed_resumes_with_its_time_and_schedule_position(tmp_pat
     """A 12-second budget, killed after its first checkpoint: the rerun continues the schedule where the checkpoint
     left it, with the time already spent, and ends at the end of the schedule (learning rate back to zero)."""
     out = tmp_path / "run"
-    args = mlm_args(corpus_file(data_dir), data_dir, out, "--max_train_minutes", "0.2", "--warmup_steps", "0.1",
+    # No warm-up, so the learning rate only falls: a rerun that restarted the schedule would jump back to the peak,
+    # wherever the kill lands (on a fast machine checkpoint-20 can come before a warm-up would end).
+    args = mlm_args(corpus_file(data_dir), data_dir, out, "--max_train_minutes", "0.2", "--warmup_steps", "0",
                     "--save_steps", "10", "--logging_steps", "2", "--eval_strategy", "steps", "--eval_steps", "10")
     kill_after_checkpoint("train_mlm.py", args, out / "checkpoint-20", tmp_path / "first.log")
     checkpoint = last_complete_checkpoint(out)
@@ -126,10 +128,11 @@ def test_budgeted_run_killed_resumes_with_its_time_and_schedule_position(tmp_pat
     final_step = read_json(out / "results.json")["train"]["global_step"]
     final = trainer_state(out / f"checkpoint-{final_step}")
     after = [e["learning_rate"] for e in final["log_history"] if "learning_rate" in e and e["step"] > killed_at]
-    assert after and after[0] <= lr_at_kill  # continues down the schedule: not restarted at the warm-up
-    assert after == sorted(after, reverse=True) and after[-1] < 0.05 * max(after[0], 1e-12) + 1e-6
-    spent = torch.load(out / f"checkpoint-{final_step}" / "scheduler.pt", weights_only=True)["spent_seconds"]
-    assert 12 <= spent < 20  # the killed run's seconds count: the two processes together trained about 12 s
+    assert after and after[0] <= lr_at_kill  # continues down the schedule: not restarted at the peak
+    assert after == sorted(after, reverse=True)
+    ended = torch.load(out / f"checkpoint-{final_step}" / "scheduler.pt", weights_only=True)
+    assert set(ended["_last_lr"]) == {0.0}  # the schedule ran to its end
+    assert 12 <= ended["spent_seconds"] < 20  # the killed run's seconds count: both processes together trained ~12 s
     # The progress line: budget left, speed, and the held-out loss beside the unigram reference.
     assert "min left" in log and "tokens/s" in log and "held-out loss" in log and "unigram" in log
     assert read_json(out / "results.json")["eval"]["eval_unigram_cross_entropy"] > 0

@@ -55,6 +55,7 @@ def token_counts(source: Any, *, special_ids: Iterable[int] | None = None) -> Co
 def unigram_cross_entropy(train: Any, held_out: Any, vocab_size: int, *,
                           special_ids: Iterable[int] | None = None) -> float:
     """Nats per token of `held_out` under `train`'s unigram distribution (add-one smoothed over `vocab_size`).
+    Either may be anything `token_counts` takes, including counts already made.
 
     The no-context reference for a masked-LM loss: masked positions are a uniform sample of the non-special tokens,
     so a model that has learned token frequencies and nothing else scores about this; learning context goes below it.

@@ -97,7 +97,7 @@ class BudgetSchedule(LRScheduler):
         return [base * factor for base in self.base_lrs]
 
     def step(self, epoch=None):
-        if getattr(self, "clock", None) is not None and self.last_epoch >= 0:  # not the constructor's first call
+        if self.last_epoch >= 0:  # not the constructor's initial call
             self.clock.tick()
         super().step()
 
@@ -116,14 +116,10 @@ class BudgetSchedule(LRScheduler):
             group["lr"] = lr
 
 
-def warmup_fraction(training_args) -> float:
-    """--warmup_steps as a fraction of the budget (checked to be in [0, 1) with --max_train_minutes)."""
-    return float(training_args.warmup_steps or 0.0)
-
-
 def create_budget_schedule(training_args, optimizer) -> BudgetSchedule:
+    """--warmup_steps is a fraction of the budget here (checked to be in [0, 1) with --max_train_minutes)."""
     shape = schedule_shape(str(getattr(training_args.lr_scheduler_type, "value", training_args.lr_scheduler_type)),
-                           warmup_fraction(training_args), training_args.lr_scheduler_kwargs)
+                           float(training_args.warmup_steps), training_args.lr_scheduler_kwargs)
     return BudgetSchedule(optimizer, shape, 60.0 * training_args.max_train_minutes, training_args.max_steps)
 
 
