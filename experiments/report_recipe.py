@@ -94,9 +94,9 @@ def section_headline(res: RecipeResults, minutes: float) -> tuple[list[str], dic
             diff = np.mean(list(pre.values())) - np.mean(list(tf.values()))
             vs_tfidf = f"{'wins' if diff > 0 else 'loses'} by {100 * abs(diff):.1f}"
         verdicts[setting] = beats
-        rows.append([setting.replace("-", ", ") + "/label", pct(pre.values()), pct(scratch.values()), ci_text(gains),
-                     beats, pct(tf.values()), vs_tfidf])
-    lines = [*table(["task, training examples", f"pre-trained {minutes:g} min", "from scratch",
+        rows.append([setting.replace("-", ", ") + "/label", pct(pre.values()), pct(scratch.values()), str(len(gains)),
+                     ci_text(gains), beats, pct(tf.values()), vs_tfidf])
+    lines = [*table(["task, training examples", f"pre-trained {minutes:g} min", "from scratch", "paired seeds",
                      "gain, points [95% CI]", "CI above zero", "TF-IDF + LR", "pre-trained vs TF-IDF"], rows)]
     if verdicts:
         above = [k for k, v in verdicts.items() if v == "yes"]
@@ -211,8 +211,10 @@ def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
         "- Fine-tuning settings were fixed before any run (learning rate 5e-4, warm-up 10%; " + "; ".join(
             f"{s.key}: {s.epochs:g} epochs, batch {s.batch_size}" for s in grid.settings) + "), the same for "
         "pre-trained and from-scratch models; the epoch is chosen on the validation slice (10% of the labelled "
-        "pool), and the test set is evaluated once. Seeds: " + ", ".join(map(str, grid.seeds)) + " (each seed draws "
-        "its own labelled sample and classifier initialisation; gains are paired by seed).", "",
+        "pool), and the test set is evaluated once. Seeds: " + ", ".join(map(str, grid.seeds)) + " for every budget, "
+        + ", ".join(map(str, grid.headline_seeds)) + f" for the {max(grid.budgets):g}-minute model, its from-scratch "
+        "twin and TF-IDF (each seed draws its own labelled sample and classifier initialisation; gains are paired by "
+        "seed, over the seeds both sides have finished).", "",
         *([grid.notes, ""] if grid.notes else []),
         "## Pre-training", "", *section_pretraining(res), "",
         f"## Pre-trained ({headline_minutes:g} min) vs from scratch vs TF-IDF", "", *headline, "",
