@@ -28,20 +28,24 @@ class RecipeResults:
         self.pretrain = {c["id"]: c for c in cells if c["kind"] == "pretrain"}
         self.finetune = defaultdict(dict)  # (budget minutes or 0 = scratch, setting) -> {seed: test accuracy}
         self.ablation_ft = defaultdict(dict)  # ablation -> {setting: test accuracy}
+        self.variant_ft = defaultdict(dict)  # (variant, setting) -> {seed: test accuracy}
         self.tfidf = defaultdict(dict)  # setting -> {seed: test accuracy}
         for c in cells:
             m = c["meta"]
             if c["kind"] == "finetune" and "ablation" in m:
                 self.ablation_ft[m["ablation"]][m["setting"]] = c["results"]["test_accuracy"]
+            elif c["kind"] == "finetune" and "variant" in m:
+                self.variant_ft[(m["variant"], m["setting"])][m["seed"]] = c["results"]["test_accuracy"]
             elif c["kind"] == "finetune":
                 self.finetune[(m["budget_minutes"], m["setting"])][m["seed"]] = c["results"]["test_accuracy"]
             elif c["kind"] == "tfidf":
                 self.tfidf[m["setting"]][m["seed"]] = c["results"]["test_accuracy"]
         self.settings = [s.key for s in grid.settings]
 
-    def gains(self, minutes: float, setting: str) -> list[float]:
+    def gains(self, minutes: float, setting: str, variant: str | None = None) -> list[float]:
         """Per seed: pre-trained minus from-scratch (same seed: same labelled sample, same classifier init)."""
-        pre, scratch = self.finetune.get((minutes, setting), {}), self.finetune.get((0, setting), {})
+        pre = self.variant_ft.get((variant, setting), {}) if variant else self.finetune.get((minutes, setting), {})
+        scratch = self.finetune.get((0, setting), {})
         return [pre[s] - scratch[s] for s in sorted(pre) if s in scratch]
 
     def budgets_done(self) -> list[float]:
@@ -64,7 +68,7 @@ def _gap(m: dict) -> str:
 def section_pretraining(res: RecipeResults) -> list[str]:
     rows = []
     for cid, c in sorted(res.pretrain.items(), key=lambda kv: -kv[1]["meta"].get("budget_minutes", 0)):
-        if "budget_minutes" not in c["meta"]:
+        if "budget_minutes" not in c["meta"] or "variant" in c["meta"]:
             continue
         m = _mlm(c)
         rows.append([f"{c['meta']['budget_minutes']:g} min", f"{m['steps']:,}", f"{m['tokens'] / 1e6:.1f}M",
@@ -152,6 +156,29 @@ def plot_learning_curve(res: RecipeResults, budgets: list[float], plots: Path) -
     return _save(fig, plots, "gain_vs_budget.png")
 
 
+def section_variants(res: RecipeResults) -> list[str]:
+    """The recipe with one choice changed at one budget of the learning curve, beside the recipe at that budget."""
+    rows = []
+    for variant in res.grid.variants:
+        minutes = variant.minutes
+        arms = [("the recipe", res.pretrain.get(f"pt-{res.grid.budget_id(minutes)}"), None),
+                (f"`{variant.name}`: {variant.what}", res.pretrain.get(f"pt-{res.grid.budget_id(minutes)}-{variant.name}"),
+                 variant.name)]
+        for label, cell, name in arms:
+            if cell is None:
+                continue
+            m = _mlm(cell)
+            rows.append([f"{minutes:g} min", label, f"{m['steps']:,}", f"{m['tokens'] / 1e6:.1f}M", f"{m['loss']:.3f}",
+                         _gap(m), *[ci_text(res.gains(minutes, s, name)) for s in res.settings]])
+    if not rows:
+        return ["No variant has finished yet."]
+    return ["Each variant changes one choice of the recipe and is pre-trained alone on the machine for a budget of "
+            "the learning curve, then fine-tuned exactly as the recipe at that budget; gains are over the "
+            "from-scratch twin, paired by seed.", "",
+            *table(["budget", "pre-training", "steps", "tokens seen", "held-out MLM loss", "nats below unigram",
+                    *[s.replace("-", ", ") + "/label" for s in res.settings]], rows)]
+
+
 def section_ablations(res: RecipeResults) -> list[str]:
     few = [s.key for s in res.grid.settings if s.train_per_label == res.grid.ablation_train_per_label]
     rows = []
@@ -219,6 +246,7 @@ def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
         "## Pre-training", "", *section_pretraining(res), "",
         f"## Pre-trained ({headline_minutes:g} min) vs from scratch vs TF-IDF", "", *headline, "",
         "## Learning curve: gain against the pre-training budget", "", *section_learning_curve(res, plots), "",
+        "## Variants on the learning curve", "", *section_variants(res), "",
         "## Ablations at equal wall-clock time", "", *section_ablations(res), "",
         "## Earlier grid", "",
         "The `cpu` grid (pre-training too short for the models to learn context: held-out MLM loss within 0.17 "
