@@ -20,7 +20,6 @@ from pathlib import Path
 from transformers import DataCollatorWithPadding, set_seed
 
 from modeling_tlm import TLMForSequenceClassification
-from modeling_tlm.data import TASK_DEFAULTS, load_task, tokenize_task
 from modeling_tlm.training import (
     CLS_DEFAULTS,
     ClassificationDataArguments,
@@ -31,12 +30,13 @@ from modeling_tlm.training import (
     arguments_dict,
     parse_args,
     render_model_card,
-    resume_checkpoint,
     run_fingerprint,
 )
 from modeling_tlm.training import checks
 from modeling_tlm.training.build import build_config, build_tokenizer
 from modeling_tlm.training.card import masked_command, training_rows
+from modeling_tlm.training.data import load_classification_data, samples_per_label
+from modeling_tlm.training.resume import preflight_output_dir
 from modeling_tlm.training.run import (
     callbacks,
     evaluate,
@@ -45,36 +45,9 @@ from modeling_tlm.training.run import (
     save_and_push,
     setup_logging,
     train,
-    write_results,
 )
 
 logger = logging.getLogger(__name__)
-
-
-def samples_per_label(data_args) -> dict:
-    """--samples_per_label_train/test, defaulting to the paper's sizes for named tasks (None: every row)."""
-    defaults = TASK_DEFAULTS.get(data_args.task_name, {})
-    return {k: getattr(data_args, k) or defaults.get(k) for k in ("samples_per_label_train", "samples_per_label_test")}
-
-
-def load_data(data_args, tokenizer, seed: int):
-    """The sampled task (train / validation / test) and its tokenized splits. FewRel adds entity markers to the
-    tokenizer here."""
-    task = load_task(
-        data_args.task_name,
-        data_dir=data_args.data_dir,
-        **samples_per_label(data_args),
-        validation_fraction=data_args.validation_split_percentage / 100,
-        seed=seed,
-        train_file=data_args.train_file,
-        test_file=data_args.test_file,
-        validation_file=data_args.validation_file,
-        text_column=data_args.text_column_name,
-        label_column=data_args.label_column_name,
-        use_title=data_args.use_title,
-        entity_markers=data_args.entity_markers,
-    )
-    return task, tokenize_task(task, tokenizer, data_args.max_seq_length, data_args.preprocessing_num_workers)
 
 
 def build_model(model_args, config, task, tokenizer) -> TLMForSequenceClassification:
@@ -115,8 +88,10 @@ def prepare(argv: list[str]):
     config = build_config(model_args, tokenizer)
     checks.check_sequence_length(data_args, config)
     checks.check_hub(training_args)
+    with training_args.main_process_first(desc="checking the output folder"):  # before any data are read
+        start = preflight_output_dir(training_args, run_fingerprint("train_cls", model_args, data_args, training_args))
     with training_args.main_process_first(desc="loading and tokenizing the task"):  # rank 0 fills the cache
-        task, dataset = load_data(data_args, tokenizer, data_args.data_sampling_seed)
+        task, dataset = load_classification_data(data_args, tokenizer, data_args.data_sampling_seed)
     dataset = limit_validation(dataset, data_args.max_eval_samples)
     if model_args.model_name_or_path:
         check_checkpoint_labels(config, task, model_args.model_name_or_path)
@@ -124,9 +99,7 @@ def prepare(argv: list[str]):
     selecting = training_args.load_best_model_at_end or training_args.eval_strategy != "no"
     checks.check_dataset_size(dataset, "validation", 1 if selecting else 0, "model selection needs a validation set")
     checks.check_dataset_size(dataset, "test", 1, "the final evaluation needs a test set")
-    with training_args.main_process_first(desc="checking the output folder"):
-        checkpoint = resume_checkpoint(training_args, run_fingerprint("train_cls", model_args, data_args, training_args))
-    return model_args, data_args, training_args, tokenizer, config, task, dataset, checkpoint
+    return model_args, data_args, training_args, tokenizer, config, task, dataset, start
 
 
 def build_trainer(model_args, training_args, tokenizer, config, task, dataset) -> TLMTrainer:
@@ -163,7 +136,7 @@ def report(trainer, argv, model_args, data_args, task, dataset, train_metrics, v
         "test_accuracy": test["test_accuracy"], "test_macro_f1": test["test_macro_f1"],
         "runtime_seconds": round(time.time() - started, 1),
     }
-    write_results(trainer, results)
+    hub_id = f"fancyzhx/{task.name}" if task.name in ("ag_news", "dbpedia_14") else None  # FewRel: no Hub id
     origin = "from random weights (no pre-training: the baseline)" if model_args.from_scratch else \
         f"from the pre-trained checkpoint `{model_args.model_name_or_path}`"
     trainer.model_card_text = render_model_card(
@@ -172,7 +145,7 @@ def report(trainer, argv, model_args, data_args, task, dataset, train_metrics, v
         training=training_rows(trainer, train_metrics), command=results["command"], arguments=arguments,
         metrics={k: v for k, v in {**validation, **test}.items() if k.endswith(("_loss", "_accuracy", "_macro_f1"))},
         repo_id=training_args.hub_model_id, base_model=model_args.model_name_or_path,
-        datasets=[f"fancyzhx/{task.name}"] if task.name in ("ag_news", "dbpedia_14") else [],
+        datasets=[hub_id] if hub_id else [], eval_dataset={"type": hub_id or task.name, "name": task.name},
     )
     return results
 
@@ -180,14 +153,14 @@ def report(trainer, argv, model_args, data_args, task, dataset, train_metrics, v
 def main(argv: list[str] | None = None) -> dict:
     started = time.time()
     argv = sys.argv[1:] if argv is None else argv
-    model_args, data_args, training_args, tokenizer, config, task, dataset, checkpoint = prepare(argv)
+    model_args, data_args, training_args, tokenizer, config, task, dataset, start = prepare(argv)
     trainer = build_trainer(model_args, training_args, tokenizer, config, task, dataset)
-    train_metrics = train(trainer, checkpoint)
+    train_metrics = train(trainer, start)
     # load_best_model_at_end has put the best model on validation back: evaluate it once on validation and test.
     validation = evaluate(trainer, dataset["validation"], "eval") if len(dataset["validation"]) else {}
     test = evaluate(trainer, dataset["test"], "test")
     results = report(trainer, argv, model_args, data_args, task, dataset, train_metrics, validation, test, started)
-    save_and_push(trainer)  # model, tokenizer (with FewRel's markers), code files and card; pushed with --push_to_hub
+    save_and_push(trainer, results)  # model, tokenizer (with FewRel's markers), code files and card; pushed with --push_to_hub
     return results
 
 

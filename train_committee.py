@@ -135,7 +135,7 @@ def run_step(script: str, step_args: list[str], output_dir: Path, log: list) -> 
 def test_split(cls_results: list[dict], tokenizer):
     """The tokenized test split the members were tested on, rebuilt from their recorded arguments (train_cls.py's
     own loader), after checking that every member used the same data and seed."""
-    from train_cls import load_data
+    from modeling_tlm.training.data import load_classification_data
 
     names = {f.name for f in fields(ClassificationDataArguments)}
     data = [({k: v for k, v in r["arguments"].items() if k in names}, r["seed"]) for r in cls_results]
@@ -144,7 +144,7 @@ def test_split(cls_results: list[dict], tokenizer):
             diff = {k: (v, data[0][0].get(k)) for k, v in member_data[0].items() if v != data[0][0].get(k)}
             raise ValueError(f"member {index} was fine-tuned on other data than member 0: {diff or 'seed differs'}")
     data_args, seed = ClassificationDataArguments(**data[0][0]), data[0][1]
-    return load_data(data_args, tokenizer, seed)[1]["test"]
+    return load_classification_data(data_args, tokenizer, seed)[1]["test"]
 
 
 def main(argv: list[str] | None = None) -> dict:

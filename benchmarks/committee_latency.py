@@ -1,4 +1,4 @@
-"""Inference latency of soft committees of BERT-1 members against one BERT-6 classifier (issue 6).
+"""Inference latency of soft committees of BERT-1 members against one BERT-6 classifier.
 
 For each committee preset, the BERT-6 baseline and every committee figure are timed in the same round-robin
 (`benchmarks.common.interleaved_windows`: A B C, C B A, ...), so load from other processes on a shared machine falls
@@ -16,7 +16,7 @@ math backend so that it is counted): what each implementation executes. Inputs a
 no padding. bf16 is autocast over fp32 weights.
 
     python -m benchmarks.committee_latency                 # everything: the paper's presets and bert-1, N = 2, 3, 5
-    python -m benchmarks.committee_latency --quick         # the issue's target: 3 x bert-1 vs BERT-6, batch 1, fp32
+    python -m benchmarks.committee_latency --quick         # the target: 3 x bert-1 vs BERT-6, batch 1, fp32
     python -m benchmarks.committee_latency --baseline tiny --presets tiny --sizes 2 --batch_sizes 1 \\
         --dtypes fp32 --iters 2 --warmup 1 --seq_len 16   # seconds (the smoke test)
 """
@@ -40,7 +40,7 @@ from modeling_tlm import PRESETS, TLMCommitteeForSequenceClassification, TLMConf
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 PAPER_PRESETS = ["bert-1", "bert-1-h24", "bert-1-conv2-k3-d64", "bert-1-conv2-k3-d64-h8", "bert-1-conv3-k3-d32",
                  "bert-1-conv2-k16x3-d64"]
-TARGET = dict(preset="bert-1", size=3, batch_size=1, dtype="fp32", ratio=0.4)  # the issue's latency target
+TARGET = dict(preset="bert-1", size=3, batch_size=1, dtype="fp32", ratio=0.4)  # the latency target
 
 
 @dataclass
@@ -181,7 +181,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def target_lines(rows: list[dict]) -> list[str]:
-    """The issue's target, where this run measured it: fused 3 x bert-1 <= 0.4x BERT-6 and below sequential."""
+    """The target, where this run measured it: fused 3 x bert-1 <= 0.4x BERT-6 and below sequential."""
     t = TARGET
     pick = {r["model"]: r for r in rows if r["dtype"] == t["dtype"] and r["batch_size"] == t["batch_size"]
             and r["group"] == t["preset"] and r["calls"]}

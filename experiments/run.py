@@ -14,6 +14,7 @@ it stopped; a cell killed half-way is rerun with the same command, which resumes
 from __future__ import annotations
 
 import argparse
+import ctypes
 import datetime
 import json
 import os
@@ -27,11 +28,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeling_tlm.training.progress import read_progress
+
 from .grids import GRIDS, Cell, get_grid
 
 ROOT = Path(__file__).resolve().parents[1]
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies (Linux)
 HEARTBEAT_S = 60.0  # how often running cells' progress is printed
-_PROGRESS = re.compile(r"(\d+)/(\d+) \[")  # tqdm's "123/456 [" in a cell's log
 
 
 @dataclass
@@ -126,16 +129,13 @@ def record(cell: Cell, grid: str, status: str, started: float, threads: int, log
     }
 
 
-def log_progress(log: Path) -> str:
-    """The last 'step/total' tqdm shows in a cell's log, e.g. '120/375 steps', or ''."""
-    try:
-        with open(log, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - 4000))
-            tail = f.read().decode("utf-8", "replace")
-    except OSError:
+def cell_progress(cell: Cell) -> str:
+    """Where a running cell is, from the progress.json its script writes, e.g. 'step 120/375 (32%)', or ''."""
+    progress = read_progress(cell.output_dir)
+    if not progress:
         return ""
-    found = _PROGRESS.findall(tail)
-    return f"{found[-1][0]}/{found[-1][1]}" if found else ""
+    steps = f"{progress['step']}/{progress['max_steps']}" if progress["max_steps"] else f"{progress['step']}"
+    return f"step {steps} ({100 * progress['fraction']:.0f}%)"
 
 
 def fmt(seconds: float) -> str:
@@ -170,6 +170,21 @@ class Estimator:
         return f"~{fmt(total / jobs)}"
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel sends it SIGKILL when the runner dies, however it dies (a SIGKILL of the
+    runner included), so no cell is left writing into its folder after the runner is gone."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0 or os.getppid() == 1:  # the runner died before prctl
+        os._exit(1)
+
+
+def start_cell(argv: list[str], env: dict, log) -> subprocess.Popen:
+    """`python argv...` in its own process group (the runner's Ctrl-C is not sent to it twice), output to `log`,
+    dying with the runner."""
+    return subprocess.Popen([sys.executable, *argv], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True, preexec_fn=_die_with_parent)
+
+
 def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, jobs: int = 1,
              only: str | None = None, list_only: bool = False) -> int:
     grid = get_grid(grid_name)
@@ -180,6 +195,7 @@ def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, job
         cells = [c for c in cells if re.search(only, c.id)]
         done &= {c.id for c in cells} | {d for c in cells for d in c.deps}
     if list_only:
+        print(f"grid {grid.name}: results in {results_dir / grid.name}")
         for i, c in enumerate(cells, 1):
             print(f"{i:4d} {'done' if c.id in done else 'todo':4s} {c.kind:9s} {c.id}")
         return 0
@@ -245,8 +261,7 @@ def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, job
                 f.write(f"\n=== {datetime.datetime.now().isoformat(timespec='seconds')} {command_text(c.argv)}\n"
                         .encode())
                 env, threads = cell_env(c)
-                process = subprocess.Popen([sys.executable, *c.argv], cwd=ROOT, env=env, stdout=f,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
+                process = start_cell(c.argv, env, f)
             running.append(Running(c, index[c.id], process, time.time(), log, threads))
             pending.remove(c)
             print(f"[{index[c.id]}/{total}] {c.id}: started ({c.kind})", flush=True)
@@ -275,7 +290,7 @@ def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, job
         if running and time.time() - last_beat > HEARTBEAT_S:
             last_beat = time.time()
             states = [f"{r.cell.id} {fmt(time.time() - r.started)}"
-                      + (f" step {log_progress(r.log)}" if log_progress(r.log) else "") for r in running]
+                      + (f" {cell_progress(r.cell)}" if cell_progress(r.cell) else "") for r in running]
             print(f"  running: {'; '.join(states)} | elapsed {fmt(time.time() - start)}, "
                   f"left {estimator.left(pending, running, jobs)}", flush=True)
 
@@ -289,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grid", required=True, choices=list(GRIDS))
     p.add_argument("--data_dir", default="../shared/data", help="local data folder laid out like ../shared/data")
     p.add_argument("--workdir", default="runs/experiments", help="checkpoints and logs (git-ignored)")
-    p.add_argument("--results_dir", default="results", help="one small JSON per finished cell (committed)")
+    p.add_argument("--results_dir", default=None,
+                   help="one small JSON per finished cell (default: results/, committed; for the tiny grid, a smoke "
+                        "test of the runner whose figures mean nothing, runs/results/, git-ignored)")
     p.add_argument("--jobs", type=int, default=2, help="cells run at once, each with one torch thread if > 1")
     p.add_argument("--only", default=None, help="regular expression: run only the cells whose id matches")
     p.add_argument("--list", action="store_true", help="list the cells and whether they are done; run nothing")
@@ -299,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     data = Path(args.data_dir)
     if not data.is_dir():
         p.error(f"--data_dir {args.data_dir}: no such folder (expected the layout of ../shared/data)")
-    return run_grid(args.grid, args.data_dir, args.workdir, Path(args.results_dir), args.jobs, args.only, args.list)
+    results_dir = args.results_dir or ("runs/results" if args.grid == "tiny" else "results")
+    return run_grid(args.grid, args.data_dir, args.workdir, Path(results_dir), args.jobs, args.only, args.list)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy import stats
 
@@ -20,8 +18,10 @@ def t_interval(values, level: float = 0.95) -> tuple[float, float | None, float 
     v = np.asarray(list(values), dtype=float)
     if len(v) < 2:
         return float(v.mean()), None, None
-    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v))
-    return float(v.mean()), float(v.mean() - half), float(v.mean() + half)
+    if np.ptp(v) == 0:  # no spread: the interval is the point (scipy would give nan)
+        return float(v[0]), float(v[0]), float(v[0])
+    interval = stats.ttest_1samp(v, 0.0).confidence_interval(level)
+    return float(v.mean()), float(interval.low), float(interval.high)
 
 
 def slope_interval(x, y, level: float = 0.95) -> tuple[float, float | None, float | None]:
@@ -39,8 +39,8 @@ def correlation_interval(x, y, level: float = 0.95) -> tuple[float, float | None
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return (float("nan"), None, None)
-    r = float(np.corrcoef(x, y)[0, 1])
-    if len(x) < 4 or abs(r) >= 1:
-        return r, None, None
-    z, half = math.atanh(r), stats.norm.ppf(0.5 + level / 2) / math.sqrt(len(x) - 3)
-    return r, math.tanh(z - half), math.tanh(z + half)
+    result = stats.pearsonr(x, y)
+    if len(x) < 4 or abs(result.statistic) >= 1:
+        return float(result.statistic), None, None
+    interval = result.confidence_interval(level)
+    return float(result.statistic), float(interval.low), float(interval.high)

@@ -29,7 +29,7 @@ __all__ = [
     "TLMForSequenceClassification",
 ]
 
-# --- committee (issue 6): registration of "tlm-committee"; owned by the committee work, kept in this block ---
+# The soft committee: registers the "tlm-committee" model type with the Auto classes.
 from .configuration_committee import TLMCommitteeConfig  # noqa: E402
 from .modeling_committee import TLMCommitteeForSequenceClassification, register as _register_committee  # noqa: E402
 

@@ -11,7 +11,6 @@ Training members end to end: `train_committee.py` at the repository root.
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
@@ -25,9 +24,10 @@ def assemble(members: list[str], output_dir: str, combine: str = "soft", push_to
              token: str | None = None) -> TLMCommitteeForSequenceClassification:
     """from_members(members) saved to output_dir with the first member's tokenizer (from_members has checked that
     every member that has a tokenizer has this one); pushed as one repo with `push_to_hub`."""
-    for member in members:
-        if Path(member).is_dir() and not Path(member, "config.json").exists():
-            raise FileNotFoundError(f"--members: {member} has no config.json; give fine-tuned checkpoint folders")
+    from .training.checks import check_checkpoint_folder
+
+    for member in members:  # a missing or broken local folder is named here, not mistaken for a Hub id
+        check_checkpoint_folder(member, "--members")
     committee = TLMCommitteeForSequenceClassification.from_members(members, combine=combine)
     tokenizer = next(filter(None, map(load_member_tokenizer, members)), None)
     if tokenizer is None:

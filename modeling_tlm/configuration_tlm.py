@@ -1,9 +1,17 @@
 """TLM model configuration and the named presets of the paper "Tiny language models" (arXiv 2507.14871).
 
-This file travels with every checkpoint (Hub `trust_remote_code` loading), so it imports only transformers.
+This file travels with every checkpoint (Hub `trust_remote_code` loading), so it imports only transformers, version
+5 or newer (`PreTrainedConfig`, `transformers.initialization`): an older one is refused here with a clear message.
 """
 
-from transformers import PreTrainedConfig
+import transformers
+
+MIN_TRANSFORMERS = "5.0"
+if int(transformers.__version__.split(".")[0]) < int(MIN_TRANSFORMERS.split(".")[0]):
+    raise ImportError(f"TLM models need transformers>={MIN_TRANSFORMERS}, found {transformers.__version__}: "
+                      f"pip install -U \"transformers>={MIN_TRANSFORMERS}\"")
+
+from transformers import PreTrainedConfig  # noqa: E402 (after the version check, which names the problem)
 
 # Every saved config names the classes that load it, so `trust_remote_code=True` works for every head.
 AUTO_MAP = {
@@ -79,6 +87,8 @@ class TLMConfig(PreTrainedConfig):
             is a k x k kernel in every layer; a flat pair `(16, 3)` is one rectangular kernel (16 tokens x 3
             features) in every layer; a list of `num_conv_layers` entries (ints or pairs) gives each layer its own.
         conv_channels (`int`, defaults to 64): channels of the conv layers (the paper's `d`).
+        vocab_fingerprint (`str`, *optional*): hash of the tokenizer's vocabulary in id order, written by the
+            training scripts with every checkpoint; a tokenizer of the same size with other tokens is refused.
     """
 
     model_type = "tlm"
@@ -103,6 +113,7 @@ class TLMConfig(PreTrainedConfig):
     num_conv_layers: int = 0
     conv_kernel_size: int | list = 3
     conv_channels: int = 64
+    vocab_fingerprint: str | None = None
     tie_word_embeddings: bool = True
     auto_map: dict | None = None
 

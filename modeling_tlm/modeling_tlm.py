@@ -11,22 +11,24 @@ It imports only torch, transformers and the config file beside it.
       -> head               MLM head, or [CLS] pooler + classifier
 
 With `num_conv_layers=0` it computes exactly what transformers' BERT computes with the same weights (see
-`modeling_tlm.conversion`), only faster: fused QKV projection, SDPA, and, when MLM labels are given, the last layer,
-the MLM head and the vocabulary projection computed only at the masked positions; the classifier's last layer only at
-[CLS] (the loss and gradients are the dense ones: nothing else reads the other positions' outputs).
+`modeling_tlm.conversion`), only faster: fused QKV projection, SDPA, the classifier's last layer only at [CLS], and,
+with `TLMForMaskedLM.sparse_prediction` and MLM labels, the last layer, the MLM head and the vocabulary projection
+only at the masked positions (the loss and gradients are the dense ones: nothing else reads the other positions'
+outputs). The forward has no branch on tensor values, so it traces, compiles and exports with padding.
 """
 
 import math
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-from transformers import PreTrainedModel
-from transformers import initialization as init
-from transformers.activations import ACT2FN
-from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput
+from .configuration_tlm import TLMConfig  # first: it refuses transformers < 5 with a clear message
 
-from .configuration_tlm import TLMConfig
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+from transformers import PreTrainedModel  # noqa: E402
+from transformers import initialization as init  # noqa: E402
+from transformers.activations import ACT2FN  # noqa: E402
+from transformers.modeling_layers import GradientCheckpointingLayer  # noqa: E402
+from transformers.modeling_outputs import BaseModelOutput, MaskedLMOutput, SequenceClassifierOutput  # noqa: E402
 
 IGNORE_INDEX = -100  # label of positions that carry no loss (transformers' convention)
 
@@ -42,16 +44,20 @@ class TLMEmbeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids, token_type_ids=None, position_ids=None):
-        seq_len = input_ids.shape[1]
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None):
+        """input_ids (B, T), or inputs_embeds (B, T, H) in place of the word embeddings -> (B, T, H)."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("give exactly one of input_ids and inputs_embeds")
+        words = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds  # (B, T, H)
+        seq_len = words.shape[1]
         if seq_len > self.position_embeddings.num_embeddings:
             raise ValueError(
                 f"Input has {seq_len} tokens but the model takes at most "
                 f"max_position_embeddings={self.position_embeddings.num_embeddings}; truncate the input"
             )
         if position_ids is None:
-            position_ids = torch.arange(seq_len, device=input_ids.device)  # (T,), broadcast over the batch
-        x = self.word_embeddings(input_ids) + self.position_embeddings(position_ids)  # (B, T, H)
+            position_ids = torch.arange(seq_len, device=words.device)  # (T,), broadcast over the batch
+        x = words + self.position_embeddings(position_ids)  # (B, T, H)
         if token_type_ids is None:
             x = x + self.token_type_embeddings.weight[0]  # all segment 0, without a (B, T) lookup
         else:
@@ -81,11 +87,13 @@ class TLMConvFrontEnd(nn.Module):
         return self.layers(hidden_states.unsqueeze(1)).squeeze(1)  # (B, T, H) -> (B, 1, T, H) -> (B, T, H)
 
 
-class TLMLayer(nn.Module):
-    """A post-LN BERT block: x = LN(x + Attn(x)); x = LN(x + FFN(x)). Q, K and V come from one fused matmul."""
+class TLMLayer(GradientCheckpointingLayer):
+    """A post-LN BERT block: x = LN(x + Attn(x)); x = LN(x + FFN(x)). Q, K and V come from one fused matmul.
+    Attention follows `config._attn_implementation` ("sdpa", the default, or "eager"), read at every call."""
 
     def __init__(self, config: TLMConfig):
         super().__init__()
+        self.config = config
         self.num_heads = config.num_attention_heads
         self.attention_dropout = config.attention_probs_dropout_prob
         self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
@@ -97,10 +105,11 @@ class TLMLayer(nn.Module):
         self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x, attention_mask=None, output_mask=None, first_only=False):
+    def forward(self, x, attention_mask=None, output_mask=None, first_only=False, output_attentions=False):
         """x (B, T, H) -> (B, T, H). With a (B, T) boolean `output_mask`, only the N positions where it is True get
         queries and the rest of the block (their keys and values still come from every position): -> (N, H).
-        With `first_only`, only the first position ([CLS]) does: -> (B, H), with no data-dependent shape."""
+        With `first_only`, only the first position ([CLS]) does: -> (B, H), with no data-dependent shape.
+        Returns (hidden states, attention probabilities (B, heads, T, T) if `output_attentions` else None)."""
         batch, seq_len, hidden = x.shape
         heads, head_size = self.num_heads, hidden // self.num_heads
         if output_mask is None and not first_only:
@@ -125,30 +134,39 @@ class TLMLayer(nn.Module):
             q = F.linear(x, w_q, b_q)  # (N, H)
             q = q.new_zeros(batch, int(output_mask.sum(1).max()), hidden).index_put((rows, slots), q)  # (B, M, H)
             q = q.view(batch, -1, heads, head_size).transpose(1, 2)  # (B, M, H) -> (B, heads, M, head_size)
-        attended = _attention(q, k, v, attention_mask, self.attention_dropout if self.training else 0.0)
-        # -> (B, heads, T or M, head_size)
+        implementation = "eager" if output_attentions else self.config._attn_implementation  # SDPA has no probs
+        attended, probs = _attention(q, k, v, attention_mask, self.attention_dropout if self.training else 0.0,
+                                     implementation)  # -> (B, heads, T or M or 1, head_size)
         attended = attended.transpose(1, 2).reshape(batch, -1, hidden)  # (B, T or M or 1, H)
         if first_only:
             attended = attended[:, 0]  # (B, 1, H) -> (B, H)
         elif output_mask is not None:
             attended = attended[rows, slots]  # (B, M, H) -> (N, H)
         x = self.attention_norm(x + self.dropout(self.attention_output(attended)))
-        return self.output_norm(x + self.dropout(self.output(self.activation(self.intermediate(x)))))
+        return self.output_norm(x + self.dropout(self.output(self.activation(self.intermediate(x))))), probs
 
 
-def _attention(q, k, v, attention_mask, dropout_p):
-    """Scaled dot-product attention through SDPA, except in bf16/fp16 training with dropout on a CPU.
+def _attention(q, k, v, attention_mask, dropout_p, implementation="sdpa"):
+    """Scaled dot-product attention: (B, heads, Tq, head_size) -> (attended, probabilities or None).
 
-    There SDPA's only CPU kernel that takes dropout (the "math" one) upcasts q, k and v to fp32, so both products
-    miss the bf16 matrix units (AMX). This computes the same attention as BERT's eager one does under autocast:
-    bf16 products, softmax and dropout in fp32 (the same dropout draws as SDPA's). Padding masks go to SDPA: it
-    handles fully masked rows.
+    "eager" computes the probabilities explicitly, as BERT's eager attention (masked scores set to the dtype's
+    minimum, softmax, dropout) and returns them, after dropout as BERT does. "sdpa" goes through SDPA, except in
+    bf16/fp16 training with dropout on a CPU: there SDPA's only CPU kernel that takes dropout (the "math" one) upcasts
+    q, k and v to fp32, so both products miss the bf16 matrix units (AMX); the same attention is then computed as
+    BERT's eager one under autocast: bf16 products, softmax and dropout in fp32 (the same dropout draws as SDPA's).
+    Padding masks go to SDPA: it handles fully masked rows.
     """
+    if implementation == "eager":
+        scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, heads, Tq, T)
+        if attention_mask is not None:
+            scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+        probs = F.dropout(scores.softmax(-1, dtype=torch.float32).to(q.dtype), dropout_p)
+        return probs @ v, probs
     if dropout_p == 0 or attention_mask is not None or q.dtype == torch.float32 or q.device.type != "cpu":
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=dropout_p)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=dropout_p), None
     scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)  # (B, heads, Tq, T)
     probs = F.dropout(scores.softmax(-1, dtype=torch.float32), dropout_p)
-    return probs.to(v.dtype) @ v  # (B, heads, Tq, head_size)
+    return probs.to(v.dtype) @ v, None  # (B, heads, Tq, head_size)
 
 
 def _packed_slots(mask):
@@ -164,6 +182,11 @@ class TLMPreTrainedModel(PreTrainedModel):
     base_model_prefix = "tlm"
     main_input_name = "input_ids"
     _no_split_modules = ["TLMEmbeddings", "TLMLayer"]
+    _supports_sdpa = True  # attention runs through SDPA by default; "eager" gives the probabilities
+    supports_gradient_checkpointing = True  # TLMLayer is a GradientCheckpointingLayer
+    # The heads take the Trainer's num_items_in_batch (so gradient accumulation is exact); without **kwargs in
+    # forward, the Trainer needs to be told.
+    accepts_loss_kwargs = True
     # Heads a checkpoint may legitimately lack or carry when loaded into another head (MLM <-> classification).
     _head_prefixes = ("lm_head.", "pooler.", "classifier.")
 
@@ -238,46 +261,58 @@ class TLMModel(TLMPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         position_ids=None,
+        inputs_embeds=None,
+        output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
         output_mask=None,
         first_only=False,
-        **kwargs,
     ):
         """`output_mask` (B, T) bool, optional: the positions whose last hidden state is wanted (the masked tokens in
         MLM training). The last layer then computes only those, and `last_hidden_state` is (N, H), N = mask.sum(),
         in row-major order; the hidden states of the positions left out would not change anything read downstream.
         `first_only`: the same for the first position alone ([CLS], what a classifier reads): (B, H).
+        Asked for every layer's hidden states or attentions, every layer runs densely and the rows are picked after.
         """
-        if input_ids is None:
-            raise ValueError("TLMModel needs input_ids")
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        x = self.embeddings(input_ids, token_type_ids, position_ids)  # (B, T, H)
+        output_attentions = _or_config(output_attentions, self.config.output_attentions)
+        output_hidden_states = _or_config(output_hidden_states, self.config.output_hidden_states)
+        x = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)  # (B, T, H)
         if self.conv is not None:
             x = self.conv(x)
         all_hidden = [x] if output_hidden_states else None
+        all_attentions = [] if output_attentions else None
         mask = _attention_bias(attention_mask)
+        dense = output_hidden_states or output_attentions or not self.layers  # no layer restricts its outputs
         for i, layer in enumerate(self.layers):
-            last = i == len(self.layers) - 1
-            x = layer(x, mask, output_mask if last else None, first_only and last)
+            restrict = i == len(self.layers) - 1 and not dense
+            x, probs = layer(x, mask, output_mask if restrict else None, first_only and restrict, output_attentions)
             if output_hidden_states:
                 all_hidden.append(x)
-        if not self.layers and first_only:  # no layer to restrict
+            if output_attentions:
+                all_attentions.append(probs)
+        if dense and first_only:
             x = x[:, 0]  # (B, T, H) -> (B, H)
-        elif not self.layers and output_mask is not None:
+        elif dense and output_mask is not None:
             x = x[output_mask]  # (B, T, H) -> (N, H)
-        output = BaseModelOutput(last_hidden_state=x, hidden_states=tuple(all_hidden) if all_hidden else None)
-        return output if return_dict is not False else output.to_tuple()
+        output = BaseModelOutput(last_hidden_state=x, hidden_states=_tuple(all_hidden), attentions=_tuple(all_attentions))
+        return output if _or_config(return_dict, self.config.return_dict) else output.to_tuple()
+
+
+def _or_config(value, default):
+    return default if value is None else value
+
+
+def _tuple(items):
+    return tuple(items) if items is not None else None
 
 
 def _attention_bias(attention_mask):
-    """(B, T) padding mask -> (B, 1, 1, T) boolean mask for SDPA (True = attend), or None when nothing is padding.
+    """(B, T) padding mask -> (B, 1, 1, T) boolean mask for SDPA (True = attend); None without a mask.
 
-    Passing None when every token is real (packed pre-training batches) lets SDPA take its fastest kernel.
+    No branch on the values, so the forward traces and exports with padding. A batch without padding is fastest
+    without a mask (SDPA's fastest kernel): train_mlm.py's collator leaves the mask out of packed batches.
     """
-    if attention_mask is None or bool(attention_mask.all()):
-        return None
-    return attention_mask.bool()[:, None, None, :]
+    return None if attention_mask is None else attention_mask.bool()[:, None, None, :]
 
 
 class TLMLMHead(nn.Module):
@@ -295,13 +330,17 @@ class TLMLMHead(nn.Module):
 
 
 class TLMForMaskedLM(TLMPreTrainedModel):
-    """TLM with the MLM head. With labels, only the positions whose label is not -100 (about 15% of tokens under BERT
-    masking) go through the last layer's queries and feed-forward, the head and the vocabulary projection: the loss
-    and its gradients are BERT's dense ones, and the returned `logits` hold just those positions, shape
-    (num_masked, vocab_size), in row-major order of `labels`.
-    Without labels (`pipeline("fill-mask")`, inference) logits are the full (batch, seq_len, vocab_size)."""
+    """TLM with the MLM head; `logits` are (batch, seq_len, vocab_size), as BERT's.
+
+    `sparse_prediction` (an attribute, off by default; train_mlm.py switches it on, as Cramming does): with labels,
+    only the positions whose label is not -100 (about 15% of tokens under BERT masking) go through the last layer's
+    queries and feed-forward, the head and the vocabulary projection. The loss and its gradients are the dense ones,
+    and `logits` hold just those positions, (num_masked, vocab_size) in row-major order of `labels`; metric code
+    must then read them so (`modeling_tlm.training.mlm_logits_to_predictions`).
+    """
 
     _tied_weights_keys = {"lm_head.decoder.weight": "tlm.embeddings.word_embeddings.weight"}
+    sparse_prediction = False
 
     def __init__(self, config: TLMConfig):
         super().__init__(config)
@@ -321,30 +360,37 @@ class TLMForMaskedLM(TLMPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         position_ids=None,
+        inputs_embeds=None,
         labels=None,
+        output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-        **kwargs,
+        num_items_in_batch=None,
     ):
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        """`num_items_in_batch` (given by the Trainer): the number of predicted tokens over all the micro-batches
+        of one optimizer step, so that gradient accumulation and several processes weigh every token equally."""
+        sparse = self.sparse_prediction and labels is not None
         predicted = None if labels is None else labels != IGNORE_INDEX  # (B, T)
-        # With labels, the last layer, the head and the vocabulary projection run only at the predicted positions
-        # (about 15% of tokens). Asked for every layer's hidden states, the encoder runs densely and the rows are
-        # picked after.
         outputs = self.tlm(
-            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states,
-            output_mask=None if output_hidden_states else predicted,
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions,
+            output_hidden_states, return_dict=True, output_mask=predicted if sparse else None,
         )
-        hidden = outputs.last_hidden_state  # (B, T, H), or (N, H) with output_mask; N = number of predicted positions
-        if predicted is not None and output_hidden_states:
-            hidden = hidden[predicted]  # (B, T, H) -> (N, H)
-        logits = self.lm_head(hidden)  # (B, T, V) without labels, (N, V) with them
+        logits = self.lm_head(outputs.last_hidden_state)  # (B, T, V), or (N, V) sparse
         loss = None
         if labels is not None:
-            # Mean over the predicted positions, exactly what CrossEntropyLoss(ignore_index=-100) gives densely.
-            loss = F.cross_entropy(logits.float(), labels[predicted])
-        output = MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
-        return output if return_dict is not False else output.to_tuple()
+            targets = labels[predicted] if sparse else labels.reshape(-1)  # (N,) or (B*T,) with -100 ignored
+            loss = _mean_loss(logits.reshape(-1, logits.shape[-1]).float(), targets, num_items_in_batch)
+        output = MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                attentions=outputs.attentions)
+        return output if _or_config(return_dict, self.config.return_dict) else output.to_tuple()
+
+
+def _mean_loss(logits, targets, num_items_in_batch=None):
+    """Cross-entropy averaged over the targets that are not -100, or summed and divided by `num_items_in_batch`."""
+    if num_items_in_batch is None:
+        return F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX)
+    total = F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / torch.as_tensor(num_items_in_batch, device=total.device).to(total.dtype)
 
 
 class TLMForSequenceClassification(TLMPreTrainedModel):
@@ -370,28 +416,29 @@ class TLMForSequenceClassification(TLMPreTrainedModel):
         attention_mask=None,
         token_type_ids=None,
         position_ids=None,
+        inputs_embeds=None,
         labels=None,
+        output_attentions=None,
         output_hidden_states=None,
         return_dict=None,
-        **kwargs,
+        num_items_in_batch=None,
     ):
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        """`num_items_in_batch` (given by the Trainer): labelled examples over all the micro-batches of one optimizer
+        step; single-label losses are then summed and divided by it (exact gradient accumulation)."""
         # The classifier reads only [CLS], so the last layer computes its queries and the rest of the block there
         # alone (every position still gives keys and values): the same logits and gradients as the dense forward.
-        # Asked for every layer's hidden states, the encoder runs densely.
         outputs = self.tlm(
-            input_ids, attention_mask, token_type_ids, position_ids, output_hidden_states=output_hidden_states,
-            first_only=not output_hidden_states,
+            input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, output_attentions,
+            output_hidden_states, return_dict=True, first_only=True,
         )
-        first = outputs.last_hidden_state  # (B, H) [CLS] only, or (B, T, H) with every hidden state
-        first = first[:, 0] if output_hidden_states else first
-        pooled = torch.tanh(self.pooler(first))  # (B, H)
+        pooled = torch.tanh(self.pooler(outputs.last_hidden_state))  # (B, H) at [CLS]
         logits = self.classifier(self.dropout(pooled))  # (B, num_labels)
-        loss = None if labels is None else self._loss(logits, labels)
-        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
-        return output if return_dict is not False else output.to_tuple()
+        loss = None if labels is None else self._loss(logits, labels, num_items_in_batch)
+        output = SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
+                                          attentions=outputs.attentions)
+        return output if _or_config(return_dict, self.config.return_dict) else output.to_tuple()
 
-    def _loss(self, logits, labels):
+    def _loss(self, logits, labels, num_items_in_batch=None):
         if self.config.problem_type is None:
             if self.num_labels == 1:
                 self.config.problem_type = "regression"
@@ -403,7 +450,7 @@ class TLMForSequenceClassification(TLMPreTrainedModel):
         if self.config.problem_type == "regression":
             return F.mse_loss(logits.squeeze(-1), labels.float().view(-1)) if self.num_labels == 1 else F.mse_loss(logits, labels.float())
         if self.config.problem_type == "single_label_classification":
-            return F.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+            return _mean_loss(logits.view(-1, self.num_labels), labels.view(-1), num_items_in_batch)
         return F.binary_cross_entropy_with_logits(logits, labels.float())
 
 

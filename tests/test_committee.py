@@ -233,6 +233,10 @@ def test_assemble_cli(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         committee_main(["assemble", "--members", members[0], str(tmp_path / "mlm"), "--output_dir", str(tmp_path / "x")])
     assert exit_info.value.code == 2 and "fine-tune it" in capsys.readouterr().err
+    missing = str(tmp_path / "runs" / "member-3")  # a typo in a local path: named as a folder, not a Hub repo id
+    with pytest.raises(SystemExit) as exit_info:
+        committee_main(["assemble", "--members", members[0], missing, "--output_dir", str(tmp_path / "y")])
+    assert exit_info.value.code == 2 and f"error: --members {missing}: no such folder" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------- one checkpoint: save, load, share

@@ -42,6 +42,16 @@ def test_trained_tokenizer_round_trips_through_auto_tokenizer(tmp_path):
     check_tokenizer_matches_config(loaded, _config_for(tok))
 
 
+def test_vocab_size_below_the_alphabet_is_said(tmp_path, caplog):
+    """WordPiece keeps every character (and its ## form) however small vocab_size is: the real size is reported."""
+    text = " ".join(chr(c) * 3 for c in range(ord("a"), ord("z") + 1)) + " 0123456789 ÄÖÜ éèê"
+    with caplog.at_level("WARNING"):
+        tok = train_wordpiece_tokenizer([text] * 5, 20, tmp_path, min_frequency=1)
+    assert len(tok) > 20
+    assert f"vocab_size=20 is smaller than the alphabet the corpus needs: the vocabulary has {len(tok)} tokens" \
+        in caplog.text
+
+
 def test_tokenizer_from_plain_strings_and_cased(tmp_path):
     tok = train_wordpiece_tokenizer(iter(TOY_SENTENCES * 5), 100, tmp_path, lowercase=False, min_frequency=1)
     assert "The" in tok.tokenize("The fox")

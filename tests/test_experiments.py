@@ -4,6 +4,7 @@ with its plots."""
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -56,8 +57,13 @@ def test_recipe_grid_cells():
         cell = by_id[f"pt-{minutes:g}m"]
         assert cell.exclusive and _flag(cell.argv, "--recipe") == grid.recipe
         assert float(_flag(cell.argv, "--max_train_minutes")) == minutes
+    for variant in grid.variants:  # a variant is the recipe plus its own flags, alone on the machine
+        cell = by_id[f"pt-{variant.minutes:g}m-{variant.name}"]
+        assert cell.exclusive and cell.argv[-2 - len(variant.flags):-2] == list(variant.flags)
     finetunes = [c for c in cells if c.kind == "finetune" and "ablation" not in c.meta]
-    assert len(finetunes) == len(grid.settings) * len(grid.seeds) * (len(grid.budgets) + 1)
+    extra = set(grid.headline_seeds) - set(grid.seeds)  # the headline budget and its twin only
+    assert len(finetunes) == len(grid.settings) * (len(grid.seeds) * (len(grid.budgets) + 1 + len(grid.variants))
+                                                   + 2 * len(extra))
     for c in (c for c in finetunes if "--from_scratch" not in c.argv):
         key, seed = c.meta["setting"], c.meta["seed"]
         twin, peer = by_id[f"ft-scratch-{key}-s{seed}"], by_id[f"tfidf-{key}-s{seed}"]
@@ -152,3 +158,39 @@ def test_tiny_grid_resumes_after_kill_and_reports(tmp_path, data_dir):
     assert text.count("**Verdict: ") == 4
     for png in ("gain_vs_size.png", "gain_vs_overlap.png", "accuracy_vs_latency.png"):
         assert (folder / "plots" / png).stat().st_size > 1000
+
+
+def test_a_cell_dies_with_the_runner(tmp_path):
+    """SIGKILL of the runner (no handler can run) still ends its cells: the kernel kills them (PR_SET_PDEATHSIG)."""
+    code = ("import os, time; from experiments.run import start_cell; "
+            "cell = start_cell(['-c', 'import time; time.sleep(120)'], dict(os.environ), None); "
+            "print(cell.pid, flush=True); time.sleep(120)")
+    runner = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    cell_pid = int(runner.stdout.readline())
+    assert _alive(cell_pid)
+    runner.kill()
+    runner.wait()
+    deadline = time.monotonic() + 10
+    while _alive(cell_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(cell_pid):
+        os.kill(cell_pid, signal.SIGKILL)
+        raise AssertionError(f"cell {cell_pid} outlived its runner")
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie, dead but not yet reaped by its new parent, counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_the_tiny_grid_keeps_its_results_out_of_the_repository(tmp_path):
+    """The tiny grid is a smoke test of the runner: by default its cell files go under runs/ (git-ignored)."""
+    listing = subprocess.run([sys.executable, "-m", "experiments.run", "--grid", "tiny", "--list", "--workdir",
+                              str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0 and "results in runs/results/tiny" in listing.stdout
+    listing = subprocess.run([sys.executable, "-m", "experiments.run", "--grid", "recipe", "--list", "--workdir",
+                              str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "results in results/recipe" in listing.stdout

@@ -46,7 +46,9 @@ def test_shapes_of_every_head(conv):
     labels = torch.full_like(ids, -100)
     labels[0, 2], labels[1, 4], labels[2, 1] = 7, 8, 9
     out = mlm(ids, mask, labels=labels)
-    assert out.logits.shape == (3, VOCAB) and out.loss.ndim == 0
+    assert out.logits.shape == (3, 20, VOCAB) and out.loss.ndim == 0  # BERT's shape, labels or not
+    mlm.sparse_prediction = True
+    assert mlm(ids, mask, labels=labels).logits.shape == (3, VOCAB)  # one row per labelled position
     assert TLMForSequenceClassification(config)(ids, mask).logits.shape == (3, 5)
     if conv:
         n_convs = sum(isinstance(m, torch.nn.Conv2d) for m in mlm.modules())
@@ -100,6 +102,9 @@ def test_sparse_mlm_prediction_equals_dense_loss_and_gradients():
     labels[0, [1, 5, 9]] = torch.tensor([10, 11, 12])
     labels[1, 3], labels[2, 0] = 13, 14
 
+    assert model(ids, mask, labels=labels).logits.shape == (3, ids.shape[1], VOCAB)  # BERT-shaped by default
+    model.sparse_prediction = True
+    assert model(ids, mask, labels=labels).logits.shape == (5, VOCAB)
     sparse = model(ids, mask, labels=labels).loss
     sparse_grads = torch.autograd.grad(sparse, list(model.parameters()))
     dense_logits = model(ids, mask).logits  # (B, T, V)

@@ -12,6 +12,7 @@ from transformers import AutoModelForMaskedLM, EvalPrediction, HfArgumentParser
 
 import train_mlm
 from modeling_tlm import TLMForMaskedLM
+from modeling_tlm.data import load_tokenizer
 from modeling_tlm.training import (
     MLM_DEFAULTS,
     MLMDataArguments,
@@ -163,3 +164,37 @@ def test_diverged_run_stops_with_an_error_and_keeps_the_good_checkpoint(tmp_path
     assert message.startswith("error: the training loss is") and "diverged" in message and "Traceback" not in result.stderr
     assert not (out / "model.safetensors").exists() and not (out / "results.json").exists()
     assert max((int(p.name.split("-")[1]) for p in out.glob("checkpoint-*")), default=0) < step  # none after it
+
+
+@pytest.mark.slow
+def test_no_hub_token_in_any_file_written_and_the_vocabulary_recorded(tmp_path, data_dir):
+    token = "hf_NotARealTokenButSecret123"
+    out = tmp_path / "run"
+    result = run_script("train_mlm.py", mlm_args(corpus_file(data_dir), data_dir, out, "--max_steps", "4",
+                                                 "--save_steps", "2", "--hub_token", token))
+    log = (result.stdout + result.stderr).splitlines()
+    assert token not in "\n".join(log) and not [line for line in log if "Offline mode: forcing" in line]
+    cache_lines = [line.split(" - ")[-1] for line in log if "datasets" in line and "cache" in line.lower()]
+    assert len(cache_lines) == len(set(cache_lines))  # each datasets line once, not once per handler
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.name == "training_args.bin" for p in files) and (out / "results.json").is_file()
+    assert [p for p in files if token.encode() in p.read_bytes()] == []
+    assert read_json(out / "progress.json") == {"step": 4, "max_steps": 4, "fraction": 1.0}  # what watchers read
+    args = torch.load(out / "training_args.bin", weights_only=False)
+    assert args.hub_token is None and args.max_steps == 4  # the rest of the arguments are kept
+    from modeling_tlm.data.tokenization import vocab_fingerprint
+    expected = vocab_fingerprint(load_tokenizer(out))
+    assert read_json(out / "config.json")["vocab_fingerprint"] == expected
+    assert read_json(out / "checkpoint-2" / "config.json")["vocab_fingerprint"] == expected
+
+
+@pytest.mark.slow
+def test_activation_checkpointing_flag(tmp_path, data_dir, one_thread):
+    results = train_mlm.main(mlm_args(corpus_file(data_dir), data_dir, tmp_path / "run", "--max_steps", "2",
+                                      "--activation_checkpointing"))
+    assert results["train"]["global_step"] == 2 and results["arguments"]["activation_checkpointing"] is True
+
+
+def test_two_checkpoints_are_kept_by_default(tmp_path):
+    _, _, training_args = parse_args(MLM_TYPES, MLM_DEFAULTS, ["--output_dir", str(tmp_path), "--model_preset", "tiny"])
+    assert training_args.save_total_limit == 2

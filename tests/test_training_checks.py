@@ -85,14 +85,18 @@ def test_unknown_task_from_json_file(tmp_path, data_dir):
     (["--max_seq_length", "512"], r"--max_seq_length 512: the model takes 3 to max_position_embeddings=128"),
 ])
 def test_contradictory_or_invalid_mlm_flags(tmp_path, corpus, data_dir, extra, match):
-    args = mlm_args(corpus, data_dir, tmp_path / "out")
-    if "--config_overrides" in extra:  # replace the default overrides
-        i = args.index("--config_overrides")
-        del args[i:i + 2]
-    if "--max_seq_length" in extra:
-        i = args.index("--max_seq_length")
-        del args[i:i + 2]
-    _fails(train_mlm.main, args + extra, ArgumentError, match, tmp_path / "out")
+    _fails(train_mlm.main, _mlm_args_with(corpus, data_dir, tmp_path / "out", extra), ArgumentError, match,
+           tmp_path / "out")
+
+
+def _mlm_args_with(corpus, data_dir, out, extra: list[str]) -> list[str]:
+    """The test arguments with the flags of `extra` in place of their defaults."""
+    args = mlm_args(corpus, data_dir, out)
+    for flag in ("--config_overrides", "--max_seq_length", "--data_dir"):
+        if flag in extra:
+            i = args.index(flag)
+            del args[i:i + 2]
+    return args + extra
 
 
 def test_no_training_data(tmp_path, data_dir):
@@ -272,3 +276,99 @@ def test_command_line_error_is_a_message_not_a_traceback(tmp_path, data_dir, mon
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --model_preset builds a model with random weights") and "Traceback" not in err
+
+
+def test_damaged_or_mismatched_weights_are_named_before_any_data(tmp_path, data_dir, bert_tokenizer_dir):
+    folder = _save(TLMForMaskedLM, tmp_path / "ckpt", bert_tokenizer_dir)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "num_conv_layers": 1}))  # weights have no conv layer
+    args = cls_args(data_dir, tmp_path / "out", "--model_name_or_path", str(folder))
+    _fails(train_cls.main, args, ArgumentError, r"model.safetensors: the weights do not match .*config.json "
+           r"\(.*num_conv_layers=1.*\): missing conv.layers.0.bias", tmp_path / "out")
+
+    (folder / "config.json").write_text(json.dumps(config))
+    weights = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").write_bytes(weights[: len(weights) // 2])  # a save cut short
+    _fails(train_cls.main, args, ArgumentError, rf"{folder / 'model.safetensors'}: not a complete safetensors file",
+           tmp_path / "out")
+
+
+def test_same_size_tokenizer_with_other_tokens(tmp_path, data_dir, bert_tokenizer_dir):
+    """bert-base-uncased's vocabulary with the entries past 1,000 shuffled: same size, same special ids, other words.
+    The checkpoint's vocab_fingerprint (written by every save of the training scripts) catches it."""
+    import random
+
+    from modeling_tlm.data.tokenization import vocab_fingerprint
+
+    folder = _save(TLMForMaskedLM, tmp_path / "ckpt", bert_tokenizer_dir)
+    config = json.loads((folder / "config.json").read_text())
+    config["vocab_fingerprint"] = vocab_fingerprint(load_tokenizer(folder))
+    (folder / "config.json").write_text(json.dumps(config))
+    lines = (bert_tokenizer_dir / "vocab.txt").read_text().splitlines()
+    tail = lines[1000:]
+    random.Random(0).shuffle(tail)
+    shuffled = tmp_path / "shuffled"
+    load_tokenizer(bert_tokenizer_dir).save_pretrained(shuffled)
+    (shuffled / "vocab.txt").write_text("\n".join(lines[:1000] + tail) + "\n")
+    (shuffled / "tokenizer.json").unlink(missing_ok=True)  # rebuilt from the shuffled vocab.txt
+    assert len(load_tokenizer(shuffled)) == len(lines)
+    args = cls_args(data_dir, tmp_path / "out", "--model_name_or_path", str(folder), "--tokenizer_name", str(shuffled))
+    _fails(train_cls.main, args, DataError, r"vocab_fingerprint: the tokenizer has the model's 30522 tokens but not "
+           r"the same ones", tmp_path / "out")
+
+
+# ---------------------------------------------------------------------------------------------------- messages
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--config_overrides", "conv_kernel_size=[16,3"], r"--config_overrides 'conv_kernel_size=\[16,3': unbalanced "
+                                                       r"brackets"),
+    (["--config_overrides", "conv_kernel_size=[16,3]]]"], r"--config_overrides .*: unbalanced brackets"),
+    (["--config_overrides", "conv_kernel_size={16: 3"], r"--config_overrides: the value of conv_kernel_size \('\{16: 3'\) "
+                                                        r"is not valid"),
+    (["--overwrite_output_dir"], r"--overwrite_output_dir is gone in transformers 5: a rerun resumes"),
+    (["--data_dir", "/no/such/data"], r"--data_dir /no/such/data: no such folder"),
+    (["--max_stpes", "3"], r"not used by the HfArgumentParser: \['--max_stpes', '3'\]"),
+])
+def test_bad_flags_are_named(tmp_path, corpus, data_dir, extra, match):
+    _fails(train_mlm.main, _mlm_args_with(corpus, data_dir, tmp_path / "out", extra), ArgumentError, match,
+           tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # the checks that fail on flags come before the folder is made
+
+
+def test_misspelled_local_dataset_name(tmp_path, data_dir):
+    args = ["--model_preset", "tiny", "--dataset_name", "wikipediaa", "--data_dir", str(data_dir),
+            "--output_dir", str(tmp_path / "out")]
+    _fails(train_mlm.main, args, ArgumentError, r"--dataset_name 'wikipediaa': with --data_dir the local corpus is "
+           r"'wikipedia'", tmp_path / "out")
+
+
+def test_relative_checkpoint_path_that_does_not_exist(tmp_path, data_dir, monkeypatch):
+    (tmp_path / "runs").mkdir()
+    monkeypatch.chdir(tmp_path)  # runs/ exists here, runs/tiny-mlm does not: a path, not a Hub id
+    _fails(train_cls.main, cls_args(data_dir, tmp_path / "out", "--model_name_or_path", "runs/tiny-mlm"),
+           ArgumentError, r"--model_name_or_path runs/tiny-mlm: no such folder", tmp_path / "out")
+
+
+def test_checkpoint_config_that_is_not_json(tmp_path, data_dir, bert_tokenizer_dir):
+    folder = _save(TLMForMaskedLM, tmp_path / "ckpt", bert_tokenizer_dir)
+    (folder / "config.json").write_text('{"model_type": "tlm", ')
+    _fails(train_cls.main, cls_args(data_dir, tmp_path / "out", "--model_name_or_path", str(folder)),
+           ArgumentError, rf"{folder / 'config.json'}: not valid JSON", tmp_path / "out")
+
+
+@pytest.mark.parametrize("rows, match", [
+    ("text,label\n", r"train.csv: no rows \(a header at most\)"),
+    ("", r"train.csv: the file is empty"),
+    ("text,label\ngood film,1\n,0\nbad film,0\n", r"train.csv: row 2 \(after the header\), field 'text' is None; "
+                                                 r"expected a non-empty text"),
+    ("text,label\ngood film,1\nfine film,one\nbad film,0\n", r"train.csv: row 2, field 'label' is 'one'; the other "
+                                                             r"labels are integers"),
+    ("review,label\ngood film,1\n", r"train.csv: no column 'text'; its columns are \['review', 'label'\] \(pass "
+                                    r"--text_column_name\)"),
+])
+def test_bad_csv_rows_are_named(tmp_path, data_dir, rows, match):
+    (tmp_path / "train.csv").write_text(rows)
+    args = ["--from_scratch", "--model_preset", "tiny", "--train_file", str(tmp_path / "train.csv"),
+            "--test_file", str(tmp_path / "train.csv"), "--data_dir", str(data_dir), "--output_dir", str(tmp_path / "out")]
+    _fails(train_cls.main, args, DataError, match, tmp_path / "out")

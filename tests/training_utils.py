@@ -15,6 +15,7 @@ import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+RECIPE_TOKENIZER = REPO_ROOT / "modeling_tlm" / "recipes" / "wikipedia-wordpiece-8k"  # shipped: 8,192 tokens
 TINY = "hidden_size=64,num_attention_heads=1,intermediate_size=128"
 # Fast runs: short sequences, small batches, no progress bars, no evaluation during MLM training.
 FAST = ["--max_seq_length", "64", "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "32",

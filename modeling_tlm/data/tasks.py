@@ -326,11 +326,13 @@ def _read_table(path: Path) -> Dataset:
     builder = _GENERIC_BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise DataError(f"{path}: unsupported file type; expected one of {', '.join(_GENERIC_BUILDERS)}")
-    if builder != "parquet":
-        read_utf8(path)  # a clear message for bad encodings
+    if builder != "parquet" and not read_utf8(path).strip():  # read_utf8: a clear message for bad encodings
+        raise DataError(f"{path}: the file is empty; expected one example per row")
     try:
         return datasets.load_dataset(builder, data_files=str(path), split="train")
     except Exception as e:
+        if "corresponds to no data" in str(e):  # datasets' words for a file with a header at most
+            raise DataError(f"{path}: no rows (a header at most); expected one example per row") from None
         raise DataError(f"{path}: could not read it as {builder}: {e}") from e
 
 
@@ -346,9 +348,17 @@ def _load_generic(train_file, test_file, validation_file, text_column, label_col
              {"train": train_file, "test": test_file, "validation": validation_file}.items() if v is not None}
     tables = {split: _read_table(path) for split, path in files.items()}
     for split, ds in tables.items():
-        for col, arg in ((text_column, "text_column"), (label_column, "label_column")):
+        if len(ds) == 0:
+            raise DataError(f"{files[split]}: no rows (a header at most); expected one example per row with columns "
+                            f"{text_column!r} and {label_column!r}")
+        for col, flag in ((text_column, "--text_column_name"), (label_column, "--label_column_name")):
             if col not in ds.column_names:
-                raise DataError(f"{files[split]}: no column {col!r}; its columns are {ds.column_names} (pass {arg}=)")
+                raise DataError(f"{files[split]}: no column {col!r}; its columns are {ds.column_names} (pass {flag})")
+        texts = ds[text_column][:]
+        empty = next((i for i, v in enumerate(texts) if not isinstance(v, str) or not v.strip()), None)
+        if empty is not None:
+            raise DataError(f"{files[split]}: row {empty + 1} (after the header), field {text_column!r} is "
+                            f"{texts[empty]!r}; expected a non-empty text on every row")
     feature = tables["train"].features[label_column]
     values = tables["train"][label_column][:]
     if isinstance(feature, ClassLabel):
@@ -360,6 +370,11 @@ def _load_generic(train_file, test_file, validation_file, text_column, label_col
                        if v is None or isinstance(v, (list, dict, float)) or type(v) is not type(values[0]))
             raise DataError(f"{files['train']}: row {bad + 1}, field {label_column!r} is {values[bad]!r}; expected "
                             "a class name or an integer, of the same type on every row")
+        numeric = [isinstance(v, str) and v.strip().lstrip("-").isdigit() for v in values]
+        if any(numeric) and not all(numeric):  # one stray word among integer labels makes the whole column text
+            bad = numeric.index(False)
+            raise DataError(f"{files['train']}: row {bad + 1}, field {label_column!r} is {values[bad]!r}; the other "
+                            "labels are integers: expected an integer on every row (or class names on every row)")
         keys = sorted(set(values))
         names = [str(k) for k in keys]
         label2id = {k: i for i, k in enumerate(keys)}

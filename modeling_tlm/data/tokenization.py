@@ -11,6 +11,7 @@ Command line::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -76,6 +77,20 @@ def check_tokenizer_matches_config(tokenizer: PreTrainedTokenizerBase, config: A
                 f"{field}: the tokenizer's {field.replace('_id', '')} ({getattr(tokenizer, field[:-3], None)!r}) has "
                 f"id {have} but config.{field} is {want}; the tokenizer and the model config disagree"
             )
+    want = getattr(config, "vocab_fingerprint", None)
+    if want is not None and vocab_fingerprint(tokenizer) != want:
+        raise DataError(
+            f"vocab_fingerprint: the tokenizer has the model's {n_tok} tokens but not the same ones (vocabulary hash "
+            f"{vocab_fingerprint(tokenizer)}, the model was trained with {want}); token ids would mean other words. "
+            "Use the tokenizer saved with the model."
+        )
+
+
+def vocab_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
+    """sha256 (first 16 hex digits) of the tokens in id order: two tokenizers with the same fingerprint map every
+    id to the same token. Saved in the model's config with every checkpoint (`TLMConfig.vocab_fingerprint`)."""
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    return hashlib.sha256("\n".join(map(str, tokens)).encode()).hexdigest()[:16]
 
 
 def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
@@ -155,7 +170,9 @@ def train_wordpiece_tokenizer(
     `texts`: a Dataset with a `text` column (e.g. from `load_pretraining_texts`) or an iterable of strings.
     The pipeline is BERT's (BertNormalizer with optional lowercasing, BertPreTokenizer, "##" continuation prefix,
     [CLS] A [SEP] template), and the special tokens get ids [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3, [MASK]=4.
-    The vocabulary has at most `vocab_size` entries (fewer if the corpus is too small to fill it).
+    The vocabulary has `vocab_size` entries, fewer if the corpus is too small to fill it, and more if `vocab_size` is
+    smaller than WordPiece's alphabet: every character seen (up to `limit_alphabet`) is kept, with its "##" form, so
+    that any word can be spelled; a warning then gives the real size.
     Returns the tokenizer as loaded back by `AutoTokenizer.from_pretrained(output_dir)`.
     """
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
@@ -179,6 +196,10 @@ def train_wordpiece_tokenizer(
     vocab = tok.get_vocab()
     if len(vocab) <= len(SPECIAL_TOKENS):
         raise DataError("the texts are empty: no vocabulary could be learned from them")
+    if len(vocab) > vocab_size:
+        logger.warning("vocab_size=%d is smaller than the alphabet the corpus needs: the vocabulary has %d tokens "
+                       "(every character and its ## form; lower limit_alphabet=%d for fewer)", vocab_size, len(vocab),
+                       limit_alphabet)
     # BertTokenizer rebuilds the standard BERT pipeline around the learned vocabulary and writes vocab.txt too.
     bert_tok = BertTokenizer(vocab=vocab, do_lower_case=lowercase, model_max_length=model_max_length)
     out = Path(output_dir)

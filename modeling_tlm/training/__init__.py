@@ -13,7 +13,8 @@ from .arguments import (
     arguments_dict,
     parse_args,
 )
-from .card import TLMTrainer, render_model_card
+from .card import render_model_card
+from .trainer import TLMTrainer
 from .checks import ArgumentError
 from .metrics import ClassificationMetrics, compute_mlm_metrics, load_metric, mlm_logits_to_predictions
-from .resume import FINGERPRINT_NAME, OutputDirError, last_complete_checkpoint, resume_checkpoint, run_fingerprint
+from .resume import FINGERPRINT_NAME, OutputDirError, RunComplete, last_complete_checkpoint, preflight_output_dir, run_fingerprint

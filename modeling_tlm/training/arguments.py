@@ -175,6 +175,13 @@ class TLMTrainingArguments(TrainingArguments):
                           "A killed run resumes with its spent time; --max_steps, if given, may end it sooner."},
     )
 
+    def __getstate__(self) -> dict:
+        """The pickled copy (the Trainer's training_args.bin in every checkpoint) holds no Hub token: the token
+        lives in memory only, and in the user's own credential store."""
+        state = dict(self.__dict__)
+        state["hub_token"] = None
+        return state
+
 
 # Defaults that differ from TrainingArguments': the paper's optimiser settings, and model selection for fine-tuning.
 # use_cpu where there is no accelerator: TrainingArguments refuses --bf16 on a CPU-only machine otherwise.
@@ -183,8 +190,9 @@ COMMON_DEFAULTS = dict(
     use_cpu=not torch.accelerator.is_available(),
     include_num_input_tokens_seen=True,  # tokens/s in the progress line of a budgeted run
 )
-# The MLM sequences carry special_tokens_mask for the collator, which the Trainer would otherwise drop.
-MLM_DEFAULTS = dict(COMMON_DEFAULTS, remove_unused_columns=False)
+# The MLM sequences carry special_tokens_mask for the collator, which the Trainer would otherwise drop. Two
+# checkpoints are kept (the newest to resume from, and one more in case the newest is damaged), not every one.
+MLM_DEFAULTS = dict(COMMON_DEFAULTS, remove_unused_columns=False, save_total_limit=2)
 CLS_DEFAULTS = dict(
     COMMON_DEFAULTS,
     eval_strategy="epoch",
@@ -215,7 +223,9 @@ def parse_args(dataclass_types: tuple, defaults: dict, argv: list[str] | None = 
     except ArgumentError:
         raise
     except (TypeError, ValueError) as e:  # TrainingArguments' own checks of the values, e.g. contradictory flags
-        raise ArgumentError(str(e)) from None
+        hint = " (--overwrite_output_dir is gone in transformers 5: a rerun resumes the run in --output_dir; to start " \
+               "afresh, choose another --output_dir or delete that folder)" if "overwrite_output_dir" in str(e) else ""
+        raise ArgumentError(f"{e}{hint}") from None
 
 
 def read_arguments_file(path: Path) -> dict:

@@ -142,6 +142,8 @@ class BudgetCallback(TrainerCallback):
         clock = self._clock(kwargs)
         clock.skip()  # model loading and data preparation are not training
         self._last = (clock.spent_seconds, state.num_input_tokens_seen or 0)
+        logger.info("Budget: %.1f min, %.1f spent; if stopped early, rerunning the same command resumes from the last "
+                    "checkpoint with the time it had spent", clock.budget_seconds / 60, clock.spent_seconds / 60)
 
     def on_step_end(self, args, state, control, **kwargs):
         clock = self._clock(kwargs)

@@ -10,14 +10,14 @@ from transformers import AutoConfig
 
 from ..configuration_tlm import TLMConfig
 from ..data import check_tokenizer_matches_config, load_tokenizer
-from .checks import ArgumentError, check_tlm_config
+from .checks import ArgumentError, check_checkpoint_weights, check_tlm_config
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TOKENIZER = "bert-base-uncased"  # the paper's tokenizer (only the tokenizer; weights are trained from scratch)
 # Config fields that follow the tokenizer when a new model is built from a preset.
 TOKENIZER_FIELDS = ("pad_token_id", "cls_token_id", "sep_token_id", "mask_token_id")
-CONFIG_FIELDS = tuple(k for k in TLMConfig.__annotations__ if k != "auto_map")  # TLMConfig's own fields
+CONFIG_FIELDS = tuple(k for k in TLMConfig.__annotations__ if k not in ("auto_map", "vocab_fingerprint"))
 
 
 def tokenizer_name(model_args, data_args) -> str:
@@ -34,6 +34,8 @@ def parse_config_overrides(text: str | None) -> dict:
     """'hidden_size=256,conv_kernel_size=[16,3]' -> {"hidden_size": 256, "conv_kernel_size": [16, 3]}."""
     if not text:
         return {}
+    if text.count("[") != text.count("]"):
+        raise ArgumentError(f"--config_overrides {text!r}: unbalanced brackets (e.g. conv_kernel_size=[16,3])")
     overrides = {}
     for item in re.split(r",(?![^\[]*\])", text):  # commas outside [...] separate items
         key, sep, value = item.partition("=")
@@ -42,7 +44,11 @@ def parse_config_overrides(text: str | None) -> dict:
             raise ArgumentError(f"--config_overrides: {item!r} is not key=value (e.g. 'hidden_size=256,num_hidden_layers=2')")
         if key not in CONFIG_FIELDS:
             raise ArgumentError(f"--config_overrides: {key!r} is not a TLMConfig field; known: {', '.join(CONFIG_FIELDS)}")
-        overrides[key] = yaml.safe_load(value)
+        try:
+            overrides[key] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ArgumentError(f"--config_overrides: the value of {key} ({value!r}) is not valid: "
+                                f"{str(e).splitlines()[0]} (e.g. conv_kernel_size=[16,3])") from None
     return overrides
 
 
@@ -56,6 +62,7 @@ def build_config(model_args, tokenizer) -> TLMConfig:
     if model_args.model_name_or_path:
         config = _auto_config(model_args.model_name_or_path, "--model_name_or_path")
         check_tlm_config(config, model_args.model_name_or_path)
+        check_checkpoint_weights(config, model_args.model_name_or_path)
     elif model_args.config_name:
         config = _auto_config(model_args.config_name, "--config_name")
         check_tlm_config(config, model_args.config_name)
@@ -71,7 +78,8 @@ def build_config(model_args, tokenizer) -> TLMConfig:
         except (TypeError, ValueError) as e:
             raise ArgumentError(f"--model_preset {model_args.model_preset} with --config_overrides: {e}") from None
     check_tokenizer_matches_config(tokenizer, config)
-    # Saved with the model, so that pipelines truncate to what the model accepts (bert-base-uncased says 512).
+    # Saved with the model, so that `truncation=True` (in pipelines too) cuts to what the model accepts
+    # (bert-base-uncased's own says 512); without it, a longer text is an error, not a silent cut.
     tokenizer.model_max_length = min(tokenizer.model_max_length, config.max_position_embeddings)
     return config
 

@@ -1,56 +1,21 @@
-"""The model card (README.md in the output folder, rendered by the Hub), and a Trainer that writes it.
+"""The model card (README.md in the output folder, rendered by the Hub).
 
-`Trainer.push_to_hub` regenerates README.md with its own generic card; `TLMTrainer.create_model_card` writes ours
-instead, so the card on the Hub is the one described here. TLMTrainer also keys the schedule to a time budget
-(`budget.py`) and stops a run whose loss is no longer finite.
+`Trainer.push_to_hub` regenerates README.md with its own generic card; `TLMTrainer.create_model_card` (trainer.py)
+writes ours instead, so the card on the Hub is the one described here.
 """
 
 import json
 import re
 from pathlib import Path
 
-import torch
-from transformers import Trainer
+from huggingface_hub import EvalResult, ModelCardData
 
-from .budget import create_budget_schedule
+from ..configuration_tlm import MIN_TRANSFORMERS
+
 
 PIPELINE_TAGS = {"TLMForMaskedLM": "fill-mask", "TLMForSequenceClassification": "text-classification"}
 PAPER = "[Tiny language models](https://arxiv.org/abs/2507.14871)"
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
-
-
-class TLMTrainer(Trainer):
-    """`Trainer` whose `create_model_card` (also called by `push_to_hub`) writes `model_card_text` when it is set."""
-
-    model_card_text: str | None = None
-
-    def training_step(self, model, inputs, num_items_in_batch=None):
-        """A non-finite loss stops the run before the optimizer applies it, so no checkpoint with broken weights is
-        ever written (the Trainer would otherwise log it filtered, as 0, and go on)."""
-        loss = super().training_step(model, inputs, num_items_in_batch)
-        if not torch.isfinite(loss).all():
-            raise TrainingDiverged(
-                f"the training loss is {loss.item()} at step {self.state.global_step + 1}: training diverged (try a "
-                f"lower --learning_rate than {self.args.learning_rate:g}); the checkpoints already saved in "
-                f"{self.args.output_dir} are kept"
-            )
-        return loss
-
-    def create_scheduler(self, num_training_steps: int, optimizer=None):
-        """With --max_train_minutes the schedule runs on the budget spent (`budget.BudgetSchedule`), not on steps."""
-        if self.lr_scheduler is None and self.args.max_train_minutes:
-            self.lr_scheduler = create_budget_schedule(self.args, optimizer or self.optimizer)
-            self._created_lr_scheduler = True
-        return super().create_scheduler(num_training_steps, optimizer)
-
-    def create_model_card(self, *args, **kwargs) -> None:
-        if self.model_card_text is None:
-            return super().create_model_card(*args, **kwargs)
-        if self.is_world_process_zero():
-            Path(self.args.output_dir, "README.md").write_text(self.model_card_text, encoding="utf-8")
+NOT_MODEL_METRICS = ("eval_unigram_cross_entropy",)  # in the card's table, not its model-index: a property of the data
 
 
 def masked_command(argv: list[str]) -> str:
@@ -124,23 +89,43 @@ def training_rows(trainer, train_metrics: dict) -> dict:
     }
 
 
+def card_metadata(*, model, title: str, metrics: dict, eval_dataset: dict | None, base_model: str | None,
+                  datasets: list[str]) -> ModelCardData:
+    """The card's YAML metadata, as huggingface_hub builds and parses it: license, language, library, pipeline tag,
+    datasets, base model, and a model-index with the measured metrics (`test_*` on the test split, `eval_*` on
+    validation)."""
+    pipeline_tag = PIPELINE_TAGS.get(type(model).__name__, "feature-extraction")
+    results = []
+    for key, value in metrics.items():
+        split, _, name = key.partition("_")
+        if eval_dataset and isinstance(value, (int, float)) and split in ("test", "eval") \
+                and key not in NOT_MODEL_METRICS:
+            results.append(EvalResult(
+                task_type=pipeline_tag, dataset_type=eval_dataset["type"], dataset_name=eval_dataset["name"],
+                dataset_split="test" if split == "test" else "validation", metric_type=name, metric_value=value,
+            ))
+    return ModelCardData(
+        language="en", license="apache-2.0", library_name="transformers", pipeline_tag=pipeline_tag,
+        tags=["tlm", "modeling_tlm", "tiny-language-model"], datasets=list(datasets) or None,
+        base_model=base_model if base_model and not Path(base_model).exists() else None,  # Hub ids only
+        model_name=title, eval_results=results or None,
+    )
+
+
 def render_model_card(
     *, model, title: str, summary: str, data: dict, training: dict, command: str, arguments: dict, metrics: dict,
     repo_id: str | None = None, base_model: str | None = None, datasets: list[str] = (),
+    eval_dataset: dict | None = None,
 ) -> str:
-    """Markdown with YAML front matter. `data`, `metrics`: name -> value tables; `arguments`: the full arguments."""
+    """Markdown with YAML front matter. `data`, `metrics`: name -> value tables; `arguments`: the full arguments;
+    `eval_dataset`: {"type": Hub id or name, "name": readable name} of the data the metrics were measured on."""
     cls = type(model).__name__
     auto = "AutoModelForSequenceClassification" if cls == "TLMForSequenceClassification" else "AutoModelForMaskedLM"
     where = repo_id or "path/to/this/folder"
-    front = ["---", "library_name: transformers", f"pipeline_tag: {PIPELINE_TAGS.get(cls, 'feature-extraction')}",
-             "tags:", "- tlm", "- modeling_tlm", "- tiny-language-model"]
-    if datasets:
-        front += ["datasets:"] + [f"- {d}" for d in datasets]
-    if base_model and not Path(base_model).exists():  # only Hub ids: a local path means nothing to readers
-        front += [f"base_model: {base_model}"]
-    front.append("---")
+    metadata = card_metadata(model=model, title=title, metrics=metrics, eval_dataset=eval_dataset,
+                             base_model=base_model, datasets=list(datasets))
     sections = [
-        "\n".join(front),
+        f"---\n{metadata.to_yaml()}\n---",
         f"# {title}",
         f"{summary} A tiny BERT-style language model (TLM) from the paper {PAPER}, trained with "
         "`modeling_tlm` and the Hugging Face `Trainer`.",
@@ -156,12 +141,13 @@ def render_model_card(
         "## Evaluation",
         _table(metrics) if metrics else "No evaluation was run.",
         "## How to load",
-        "Where `modeling_tlm` is installed (`pip install modeling-tlm`):\n\n```python\nimport modeling_tlm  "
-        f"# registers the \"tlm\" model type with the Auto classes\nfrom transformers import {auto}, AutoTokenizer\n\n"
-        f"model = {auto}.from_pretrained(\"{where}\")\ntokenizer = AutoTokenizer.from_pretrained(\"{where}\")\n```",
-        "Without the package, the model code saved in this repository is used:\n\n```python\n"
+        f"With transformers {MIN_TRANSFORMERS} or newer (`pip install \"transformers>={MIN_TRANSFORMERS}\" torch`) and "
+        "nothing else: the model code saved in this repository is used.\n\n```python\n"
         f"from transformers import {auto}, AutoTokenizer\n\n"
         f"model = {auto}.from_pretrained(\"{where}\", trust_remote_code=True)\n"
-        f"tokenizer = AutoTokenizer.from_pretrained(\"{where}\", trust_remote_code=True)\n```",
+        f"tokenizer = AutoTokenizer.from_pretrained(\"{where}\")\n```",
+        "Where the `modeling_tlm` source is installed (`pip install -e .` in a clone of it), `import modeling_tlm` "
+        f"registers the \"tlm\" model type with the Auto classes and `{auto}.from_pretrained(\"{where}\")` needs no "
+        "remote code.",
     ]
     return "\n\n".join(sections) + "\n"

@@ -4,6 +4,7 @@ The scripts call them in order of cost: flags first (instant), then config/token
 (after tokenization), so a typo never costs a tokenization pass and nothing fails after training has started.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -52,7 +53,9 @@ def check_model_arguments(model_args, classification: bool) -> None:
 def check_checkpoint_folder(name_or_path: str, flag: str = "--model_name_or_path") -> None:
     """A local checkpoint folder must exist and hold config.json (a Hub id is checked when it is downloaded)."""
     path = Path(name_or_path).expanduser()
-    looks_local = path.is_absolute() or name_or_path.startswith((".", "~")) or path.exists()
+    # A Hub id is owner/name; a path with more parts, or whose first folder exists here, is meant to be local.
+    looks_local = path.is_absolute() or name_or_path.startswith((".", "~")) or path.exists() \
+        or len(path.parts) > 2 or (len(path.parts) == 2 and Path(path.parts[0]).is_dir())
     if not looks_local:
         return
     if not path.is_dir():
@@ -62,6 +65,10 @@ def check_checkpoint_folder(name_or_path: str, flag: str = "--model_name_or_path
         hint = f"; it holds Trainer checkpoints, e.g. pass {inner[-1]}" if inner else ""
         raise ArgumentError(f"{flag} {name_or_path}: the folder has no config.json, so it is not a model "
                             f"checkpoint{hint}")
+    try:
+        json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArgumentError(f"{path / 'config.json'}: not valid JSON ({e}); the checkpoint's config is damaged") from None
 
 
 def check_tlm_config(config, name_or_path: str) -> None:
@@ -69,6 +76,41 @@ def check_tlm_config(config, name_or_path: str) -> None:
         raise ArgumentError(
             f"--model_name_or_path {name_or_path}: model_type is {getattr(config, 'model_type', None)!r}, not 'tlm'. "
             "Convert BERT checkpoints first with modeling_tlm.conversion.bert_to_tlm"
+        )
+
+
+def check_checkpoint_weights(config, name_or_path: str) -> None:
+    """A local checkpoint's model.safetensors is complete and holds the encoder its config describes: its header and
+    key set are read (no tensor is loaded) and compared with a model built on the meta device."""
+    weights = Path(name_or_path).expanduser() / "model.safetensors"
+    if not weights.is_file():
+        return  # a Hub id (checked on download) or another weight format (checked by from_pretrained)
+    import torch
+    from safetensors import safe_open
+
+    from ..modeling_tlm import TLMModel
+
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own SafetensorError (and OSError) on a damaged file
+        raise ArgumentError(f"{weights}: not a complete safetensors file ({e}); the checkpoint is damaged or was not "
+                            "fully written. Save it again, or use an earlier checkpoint") from None
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in TLMModel(config).state_dict().items()}
+    prefix = "tlm."  # the encoder inside every TLM head model (base_model_prefix)
+    stored = {k[len(prefix):]: v for k, v in stored.items() if k.startswith(prefix)} or stored
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(stored) if expected[k] != stored[k])
+    if missing or unexpected or wrong:
+        found = "; ".join(filter(None, [
+            missing and f"missing {', '.join(missing[:3])}", unexpected and f"unexpected {', '.join(unexpected[:3])}",
+            wrong and f"{wrong[0]} is {stored[wrong[0]]}, the config gives {expected[wrong[0]]}"]))
+        raise ArgumentError(
+            f"{weights}: the weights do not match {weights.parent / 'config.json'} (num_hidden_layers="
+            f"{config.num_hidden_layers}, hidden_size={config.hidden_size}, num_conv_layers={config.num_conv_layers}, "
+            f"vocab_size={config.vocab_size}): {found}"
         )
 
 
@@ -164,7 +206,19 @@ def check_hub(training_args):
     return user
 
 
+def check_data_dir(data_args) -> None:
+    """--data_dir, when given, is a folder (a typo must not turn into a download attempt from the Hub)."""
+    if data_args.data_dir and not Path(data_args.data_dir).expanduser().is_dir():
+        raise ArgumentError(f"--data_dir {data_args.data_dir}: no such folder (expected a data folder laid out like "
+                            "../shared/data: wikipedia/, ag_news/, dbpedia_14/, fewrel/, bert-base-uncased/)")
+
+
 def check_mlm_data_arguments(data_args) -> None:
+    check_data_dir(data_args)
+    name = data_args.dataset_name
+    if name and name != "wikipedia" and data_args.data_dir and "/" not in name:
+        raise ArgumentError(f"--dataset_name {name!r}: with --data_dir the local corpus is 'wikipedia'; other names "
+                            "are Hub dataset ids (owner/name)")
     if data_args.dataset_name and data_args.train_file:
         raise ArgumentError("--dataset_name and --train_file both name the training corpus; give one of them")
     if not data_args.dataset_name and not data_args.train_file:
@@ -187,6 +241,8 @@ def check_mlm_data_arguments(data_args) -> None:
 
 def check_cls_data_arguments(data_args) -> None:
     from ..data import TASK_NAMES
+
+    check_data_dir(data_args)
 
     if data_args.task_name is None and data_args.train_file is None:
         raise ArgumentError(f"no task: pass --task_name ({', '.join(TASK_NAMES)}) or --train_file and --test_file")

@@ -3,13 +3,20 @@
 Each run writes `tlm_run.json` into its output folder: the arguments that define what is trained (model, data,
 optimisation; not logging, saving or Hub settings). Rerunning the same command finds the same fingerprint and resumes
 from the last complete checkpoint; a folder whose checkpoints came from different arguments is an error instead of
-being silently overwritten or, worse, resumed with the wrong settings.
+being silently overwritten or, worse, resumed with the wrong settings. A folder that holds `results.json` holds a
+finished run (it is written last), and rerunning its command leaves it as it is.
+
+The folder is locked for the lifetime of the process that trains into it (`flock` on `.tlm.lock`, which holds the
+PID): a second writer is refused with the holder named, and a lock left by a killed process is free again, because
+the kernel drops a dead process's locks.
 """
 
+import fcntl
 import json
 import logging
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
@@ -18,6 +25,8 @@ from .arguments import arguments_dict
 logger = logging.getLogger(__name__)
 
 FINGERPRINT_NAME = "tlm_run.json"
+RESULTS_NAME = "results.json"  # written after the final model: a folder that has it holds a finished run
+LOCK_NAME = ".tlm.lock"
 TRAINER_STATE_NAME = "trainer_state.json"  # the Trainer writes it last, so a checkpoint that has it is complete
 # TrainingArguments that change the trained weights. Everything else (output, logging, saving, evaluation schedule,
 # Hub, dataloader workers) may change between a run and its resumption.
@@ -32,7 +41,11 @@ NOT_RUN_DEFINING = ("preprocessing_num_workers", "max_eval_samples")
 
 
 class OutputDirError(ValueError):
-    """The output folder holds another run's checkpoints."""
+    """The output folder cannot be used: another run's checkpoints, another process writing, or not writable."""
+
+
+class RunComplete(Exception):
+    """The output folder already holds this run, finished: there is nothing to do."""
 
 
 def run_fingerprint(script: str, model_args, data_args, training_args) -> dict:
@@ -77,13 +90,23 @@ def check_output_dir(output_dir: str | os.PathLike, fingerprint: dict) -> str | 
             f"--output_dir {out} already holds checkpoints or a model, but no {FINGERPRINT_NAME}: they were not "
             "written by this run. Choose another --output_dir (or delete that folder)."
         )
-    differences = _differences(json.loads(stored_path.read_text()), fingerprint)
+    try:
+        stored = json.loads(stored_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise OutputDirError(
+            f"{stored_path}: not valid JSON ({e}); the file that says which run this folder holds is damaged. "
+            "Restore it, or delete the folder to start afresh."
+        ) from None
+    differences = _differences(stored, fingerprint)
     if differences:
         raise OutputDirError(
             f"--output_dir {out} holds checkpoints of a different run; its {FINGERPRINT_NAME} differs from this "
             f"command in: {differences}. Rerun the original command to resume it, or choose another --output_dir "
             "(or delete that folder, or pass --resume_from_checkpoint to continue it anyway)."
         )
+    if (out / RESULTS_NAME).is_file():
+        raise RunComplete(f"--output_dir {out} already holds this run, finished ({out / RESULTS_NAME}); nothing to "
+                          "do. Choose another --output_dir (or delete that folder) to train again.")
     return last_complete_checkpoint(out)
 
 
@@ -102,16 +125,64 @@ def write_fingerprint(output_dir: str | os.PathLike, fingerprint: dict) -> None:
     (Path(output_dir) / FINGERPRINT_NAME).write_text(json.dumps(fingerprint, indent=2, sort_keys=True) + "\n")
 
 
-def resume_checkpoint(training_args, fingerprint: dict) -> str | None:
-    """The checkpoint `trainer.train(resume_from_checkpoint=...)` should use, after checking `output_dir`.
+_held_locks: dict[str, int] = {}  # output folder -> open file descriptor; the lock lasts as long as the process
+
+
+def lock_output_dir(output_dir: str | os.PathLike) -> None:
+    """Create `output_dir` if needed and lock it for this process; OutputDirError if it is not writable or another
+    live process holds the lock (named by its PID)."""
+    out = Path(output_dir)
+    key = str(out.resolve())
+    if key in _held_locks:
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise OutputDirError(f"--output_dir {out}: cannot write there ({e.strerror}); choose a writable folder") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise OutputDirError(
+            f"--output_dir {out} is in use: process {holder} is training into it ({out / LOCK_NAME}). Wait for it to "
+            "finish (or stop it), or choose another --output_dir."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _held_locks[key] = fd
+
+
+def release_output_dirs() -> None:
+    """Unlock every output folder this process holds (its end would do the same)."""
+    while _held_locks:
+        os.close(_held_locks.popitem()[1])
+
+
+class RunStart(NamedTuple):
+    checkpoint: str | None  # what trainer.train(resume_from_checkpoint=...) continues from; None: from the start
+    fingerprint: dict  # recorded in the output folder when training starts
+
+
+def preflight_output_dir(training_args, fingerprint: dict) -> RunStart:
+    """The output folder's pre-flight, before any data are read: writable, locked for this process, and free of
+    another run; and the checkpoint to resume from.
 
     An explicit --resume_from_checkpoint wins (the user asked to continue with the new arguments). Otherwise the
-    last complete checkpoint of the same run, or None. Records this run's fingerprint (main process only).
+    last complete checkpoint of the same run, or None. Raises RunComplete if the folder holds this run, finished.
+    The fingerprint is written when training starts (`record_run`), so a run stopped by bad input leaves nothing.
     """
     explicit = training_args.resume_from_checkpoint
-    checkpoint = explicit if explicit else check_output_dir(training_args.output_dir, fingerprint)
-    if training_args.should_save:
-        write_fingerprint(training_args.output_dir, fingerprint)
+    checkpoint = explicit if explicit else check_output_dir(training_args.output_dir, fingerprint)  # reads only
+    if training_args.should_save:  # the main process writes, so it holds the lock
+        lock_output_dir(training_args.output_dir)
     if checkpoint:
         logger.warning("Resuming from checkpoint %s", checkpoint)
-    return checkpoint
+    return RunStart(checkpoint, fingerprint)
+
+
+def record_run(training_args, start: RunStart) -> None:
+    """Write this run's fingerprint into its output folder (main process only), just before training."""
+    if training_args.should_save:
+        write_fingerprint(training_args.output_dir, start.fingerprint)

@@ -10,16 +10,29 @@ import transformers
 
 from ..data import DataError
 from .budget import BudgetCallback
-from .card import TrainingDiverged
+from .progress import ProgressFileCallback
+from .trainer import SaveFailed, TrainingDiverged
 from .checks import ArgumentError
-from .resume import OutputDirError
+from .resume import RESULTS_NAME, OutputDirError, RunComplete, RunStart, record_run, release_output_dirs
 
 logger = logging.getLogger(__name__)
-USER_ERRORS = (ArgumentError, DataError, OutputDirError, TrainingDiverged)  # a message, not a traceback
+USER_ERRORS = (ArgumentError, DataError, OutputDirError, SaveFailed, TrainingDiverged)  # a message, not a traceback
+
+
+class _DropRoutineSaves(logging.Filter):
+    """transformers' info lines that repeat for every file of every load and save (the Trainer's own lines, such as
+    'Saving model checkpoint to ...', stay)."""
+
+    ROUTINE = ("Offline mode: forcing local_files_only", "loading configuration file", "Model config ",
+               "Configuration saved in", "Model weights saved in", "tokenizer config file saved in",
+               "loading weights file", "Will use dtype=")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.ROUTINE)
 
 
 def setup_logging(training_args) -> None:
-    """Info on the main process, warnings only on the others (as transformers' example scripts)."""
+    """Info on the main process, warnings only on the others (as transformers' example scripts), each line once."""
     logging.basicConfig(
         format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
         datefmt="%m/%d/%Y %H:%M:%S",
@@ -29,8 +42,12 @@ def setup_logging(training_args) -> None:
     logging.getLogger("modeling_tlm").setLevel(level)
     logging.getLogger("__main__").setLevel(level)
     datasets.utils.logging.set_verbosity(min(level, logging.WARNING))
+    datasets.utils.logging.disable_propagation()  # datasets has its own handler: through the root one too, twice
     transformers.utils.logging.set_verbosity(min(level, logging.WARNING))
     transformers.utils.logging.enable_explicit_format()
+    for handler in logging.getLogger("transformers").handlers:
+        if not any(isinstance(f, _DropRoutineSaves) for f in handler.filters):
+            handler.addFilter(_DropRoutineSaves())
 
 
 def run_cli(main) -> None:
@@ -40,21 +57,31 @@ def run_cli(main) -> None:
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except RunComplete as e:
+        print(f"done: {e}", file=sys.stderr)
+    finally:
+        release_output_dirs()
 
 
 def callbacks(training_args, reference_loss: float | None = None) -> list:
-    """The budget's callback for --max_train_minutes; `reference_loss` is shown beside the held-out loss."""
-    return [BudgetCallback(reference_loss)] if training_args.max_train_minutes else []
+    """progress.json for watchers, and the budget's callback for --max_train_minutes; `reference_loss` is shown
+    beside the held-out loss."""
+    budget = [BudgetCallback(reference_loss)] if training_args.max_train_minutes else []
+    return [ProgressFileCallback(), *budget]
 
 
-def train(trainer, checkpoint: str | None) -> dict:
-    """`trainer.train`, resuming from `checkpoint` if given; logs and saves the train metrics."""
-    result = trainer.train(resume_from_checkpoint=checkpoint)
+def train(trainer, start: RunStart) -> dict:
+    """`trainer.train`, resuming from `start.checkpoint` if given; logs and saves the train metrics."""
+    # Read before training: --save_total_limit may delete the checkpoint once newer ones are saved.
+    resumed_from = json.loads(Path(start.checkpoint, "trainer_state.json").read_text())["global_step"] \
+        if start.checkpoint else None
+    record_run(trainer.args, start)
+    result = trainer.train(resume_from_checkpoint=start.checkpoint)
     metrics = dict(result.metrics)
     metrics["train_samples"] = len(trainer.train_dataset)
     metrics["global_step"] = trainer.state.global_step
-    if checkpoint:
-        metrics["resumed_from_step"] = json.loads(Path(checkpoint, "trainer_state.json").read_text())["global_step"]
+    if resumed_from is not None:
+        metrics["resumed_from_step"] = resumed_from
     trainer.log_metrics("train", metrics)
     trainer.save_metrics("train", metrics)
     return metrics
@@ -77,16 +104,19 @@ def limit_validation(dataset, max_eval_samples: int | None):
 
 def write_results(trainer, results: dict) -> None:
     if trainer.is_world_process_zero():
-        path = Path(trainer.args.output_dir, "results.json")
-        path.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+        path = Path(trainer.args.output_dir, RESULTS_NAME)
+        tmp = path.with_suffix(".json.tmp")  # a kill mid-write leaves no half-written results.json
+        tmp.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
+        tmp.replace(path)
         logger.info("Results written to %s", path)
 
 
-def save_and_push(trainer) -> None:
-    """Save model, tokenizer (and the code files, for trust_remote_code) and the card in `trainer.model_card_text`;
-    push them all with --push_to_hub."""
+def save_and_push(trainer, results: dict) -> None:
+    """Save model, tokenizer (and the code files, for trust_remote_code), the card in `trainer.model_card_text`, and
+    last `results.json`, which marks the run finished; push them all with --push_to_hub."""
+    trainer.save_model()
+    trainer.create_model_card()
+    write_results(trainer, results)
     if trainer.args.push_to_hub:
-        trainer.push_to_hub(commit_message="End of training")  # saves the model and writes the card first
-    else:
-        trainer.save_model()
-        trainer.create_model_card()
+        trainer.push_to_hub(commit_message="End of training")  # saves the model and the card again, then uploads
+    release_output_dirs()
