@@ -135,4 +135,5 @@ def test_budgeted_run_killed_resumes_with_its_time_and_schedule_position(tmp_pat
     assert 12 <= ended["spent_seconds"] < 20  # the killed run's seconds count: both processes together trained ~12 s
     # The progress line: budget left, speed, and the held-out loss beside the unigram reference.
     assert "min left" in log and "tokens/s" in log and "held-out loss" in log and "unigram" in log
+    assert "rerunning the same command resumes from the last checkpoint with the time it had spent" in log
     assert read_json(out / "results.json")["eval"]["eval_unigram_cross_entropy"] > 0
