@@ -372,3 +372,10 @@ def test_bad_csv_rows_are_named(tmp_path, data_dir, rows, match):
     args = ["--from_scratch", "--model_preset", "tiny", "--train_file", str(tmp_path / "train.csv"),
             "--test_file", str(tmp_path / "train.csv"), "--data_dir", str(data_dir), "--output_dir", str(tmp_path / "out")]
     _fails(train_cls.main, args, DataError, match, tmp_path / "out")
+
+
+def test_yaml_value_of_the_wrong_type(tmp_path, corpus, data_dir):
+    path = tmp_path / "args.yaml"
+    path.write_text(yaml.safe_dump(dict(model_preset="tiny", train_file=str(corpus), data_dir=str(data_dir),
+                                        output_dir=str(tmp_path / "out"), max_steps="abc")))
+    _fails(train_mlm.main, [str(path)], ArgumentError, rf"{path}: max_steps: 'abc' is not an int", tmp_path / "out")

@@ -8,6 +8,7 @@ Where an argument means the same as in transformers' `run_mlm.py` / `run_classif
 import dataclasses
 import json
 import sys
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -215,6 +216,7 @@ def parse_args(dataclass_types: tuple, defaults: dict, argv: list[str] | None = 
     try:
         if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
             values = read_arguments_file(Path(argv[0]))
+            check_value_types(dataclass_types, values, argv[0])
             recipe = values.get("recipe")
             return parser.parse_dict({**defaults, **(load_recipe(recipe, parser) if recipe else {}), **values})
         recipe = _flag_value(argv, "--recipe")
@@ -226,6 +228,31 @@ def parse_args(dataclass_types: tuple, defaults: dict, argv: list[str] | None = 
         hint = " (--overwrite_output_dir is gone in transformers 5: a rerun resumes the run in --output_dir; to start " \
                "afresh, choose another --output_dir or delete that folder)" if "overwrite_output_dir" in str(e) else ""
         raise ArgumentError(f"{e}{hint}") from None
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def check_value_types(dataclass_types: tuple, values: dict, source: str) -> None:
+    """A value from a file has the type its argument declares (a YAML `max_steps: abc` would otherwise reach the
+    Trainer as a string and fail there, after the data were built). Only plain and optional scalars are checked."""
+    from .checks import ArgumentError
+
+    for cls in dataclass_types:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.name not in values or values[f.name] is None:
+                continue
+            allowed = [t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None)]
+            if len(allowed) != 1 or allowed[0] not in _SCALARS:
+                continue
+            want, value = allowed[0], values[f.name]
+            ok = isinstance(value, bool) if want is bool else \
+                isinstance(value, (int, float)) and not isinstance(value, bool) if want is float else \
+                isinstance(value, want) and not (want is int and isinstance(value, bool))
+            if not ok:
+                raise ArgumentError(f"{source}: {f.name}: {value!r} is not a{'n' if want is int else ''} "
+                                    f"{want.__name__}")
 
 
 def read_arguments_file(path: Path) -> dict:
