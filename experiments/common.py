@@ -4,7 +4,6 @@ and one results.json per cell."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +68,6 @@ def predict(model, dataset, tokenizer, batch_size: int = 64) -> np.ndarray:
 
 
 def write_results(output_dir: str | os.PathLike, results: dict) -> Path:
-    path = Path(output_dir) / "results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
-    return path
+    from modeling_tlm.training.files import write_json
+
+    return write_json(Path(output_dir) / "results.json", results)

@@ -188,7 +188,5 @@ RECIPE = RecipeGrid(
            "lr-5e-4 and warmup-0 on c9ad15f, whose training differs only in drawing each batch's MLM masks from a "
            "generator seeded by the batch); every run in fp32. "
            "Budgeted pre-training ran alone on the machine; fine-tuning cells ran two at a time, one thread each, while "
-           "the test suite ran beside them for part of the time (their results do not depend on speed). The machine "
-           "was slower in the second session: the 30-minute run averaged 30,300 tokens/s, the 60-minute run "
-           "32,400 (tokens seen over train_runtime)."),
+           "the test suite ran beside them for part of the time (their results do not depend on speed)."),
 )

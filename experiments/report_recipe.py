@@ -58,8 +58,9 @@ def _mlm(cell: dict) -> dict:
     ev = r["eval"]
     steps = r["train"].get("global_step")
     tokens = ev.get("num_input_tokens_seen") or r["train"].get("num_input_tokens_seen")
+    runtime = r["train"].get("train_runtime")  # seconds of training, evaluation and saving included
     return dict(loss=ev["eval_loss"], unigram=ev.get("eval_unigram_cross_entropy"), accuracy=ev.get("eval_accuracy"),
-                steps=steps, tokens=tokens)
+                steps=steps, tokens=tokens, tokens_per_s=tokens / runtime if tokens and runtime else None)
 
 
 def _gap(m: dict) -> str:
@@ -73,6 +74,7 @@ def section_pretraining(res: RecipeResults) -> list[str]:
             continue
         m = _mlm(c)
         rows.append([f"{c['meta']['budget_minutes']:g} min", f"{m['steps']:,}", f"{m['tokens'] / 1e6:.1f}M",
+                     f"{m['tokens_per_s']:,.0f}" if m["tokens_per_s"] else "–",
                      f"{m['loss']:.3f}", f"{m['unigram']:.3f}", _gap(m), f"{100 * m['accuracy']:.1f}%",
                      f"{c['duration_s'] / 60:.1f}", str(c.get("torch_threads"))])
     if not rows:
@@ -80,7 +82,7 @@ def section_pretraining(res: RecipeResults) -> list[str]:
     return ["Held-out MLM loss (nats per masked token, 512 held-out packed sequences) beside the no-context "
             "reference: the cross-entropy of the pre-training set's unigram distribution on the same held-out tokens. "
             "Below it by a margin means the model uses context.", "",
-            *table(["budget", "steps", "tokens seen", "held-out MLM loss", "unigram reference", "nats below it",
+            *table(["budget", "steps", "tokens seen", "tokens/s", "held-out MLM loss", "unigram reference", "nats below it",
                     "masked-token accuracy", "cell wall time (min)", "threads"], rows)]
 
 

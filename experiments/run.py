@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeling_tlm.training.files import write_json
 from modeling_tlm.training.progress import read_progress
 
 from .grids import GRIDS, Cell, get_grid
@@ -94,13 +95,6 @@ def check_order(cells: list[Cell]) -> None:
         if late:
             raise ValueError(f"cell {cell.id} comes before the cells it depends on: {late}")
         seen.add(cell.id)
-
-
-def write_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)  # a reader never sees half a file, a kill never leaves one
 
 
 def code_version() -> str:
@@ -276,7 +270,7 @@ def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, job
             running.remove(r)
             ok = rc == 0 and (Path(r.cell.output_dir) / "results.json").exists()
             data = record(r.cell, grid.name, "done" if ok else "failed", r.started, r.threads, r.log, rc)
-            write_atomic(result_path(results_dir, grid.name, r.cell.id), data)
+            write_json(result_path(results_dir, grid.name, r.cell.id), data)
             if ok:
                 done.add(r.cell.id)
                 estimator.add(r.cell.kind, data["duration_s"])
@@ -289,8 +283,8 @@ def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, job
 
         if running and time.time() - last_beat > HEARTBEAT_S:
             last_beat = time.time()
-            states = [f"{r.cell.id} {fmt(time.time() - r.started)}"
-                      + (f" {cell_progress(r.cell)}" if cell_progress(r.cell) else "") for r in running]
+            states = [" ".join(filter(None, [r.cell.id, fmt(time.time() - r.started), cell_progress(r.cell)]))
+                      for r in running]
             print(f"  running: {'; '.join(states)} | elapsed {fmt(time.time() - start)}, "
                   f"left {estimator.left(pending, running, jobs)}", flush=True)
 

@@ -230,6 +230,13 @@ def parse_args(dataclass_types: tuple, defaults: dict, argv: list[str] | None = 
         raise ArgumentError(f"{e}{hint}") from None
 
 
+def _has_type(value, want: type) -> bool:
+    """isinstance, as a config file means it: a bool is not a number, an int is a float."""
+    if want is bool or isinstance(value, bool):
+        return want is bool and isinstance(value, bool)
+    return isinstance(value, (int, float) if want is float else want)
+
+
 _SCALARS = (bool, int, float, str)
 
 
@@ -247,10 +254,7 @@ def check_value_types(dataclass_types: tuple, values: dict, source: str) -> None
             if len(allowed) != 1 or allowed[0] not in _SCALARS:
                 continue
             want, value = allowed[0], values[f.name]
-            ok = isinstance(value, bool) if want is bool else \
-                isinstance(value, (int, float)) and not isinstance(value, bool) if want is float else \
-                isinstance(value, want) and not (want is int and isinstance(value, bool))
-            if not ok:
+            if not _has_type(value, want):
                 raise ArgumentError(f"{source}: {f.name}: {value!r} is not a{'n' if want is int else ''} "
                                     f"{want.__name__}")
 

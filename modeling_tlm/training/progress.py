@@ -1,10 +1,11 @@
 """progress.json: where a run is, for programs that watch it (the experiment runner), rewritten at every log step."""
 
 import json
-import os
 from pathlib import Path
 
 from transformers import TrainerCallback
+
+from .files import write_json
 
 PROGRESS_NAME = "progress.json"
 
@@ -20,11 +21,9 @@ class ProgressFileCallback(TrainerCallback):
         scheduler = kwargs.get("lr_scheduler")
         clock = getattr(scheduler, "clock", None)  # a budgeted run's schedule keeps its clock
         fraction = clock.fraction if clock is not None else state.global_step / max(state.max_steps, 1)
-        path = Path(args.output_dir, PROGRESS_NAME)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps({"step": state.global_step, "max_steps": None if clock else state.max_steps,
-                                   "fraction": round(min(fraction, 1.0), 4)}))
-        os.replace(tmp, path)
+        write_json(Path(args.output_dir, PROGRESS_NAME), {"step": state.global_step,
+                                                          "max_steps": None if clock else state.max_steps,
+                                                          "fraction": round(min(fraction, 1.0), 4)})
 
 
 def read_progress(output_dir) -> dict | None:

@@ -21,6 +21,7 @@ from typing import NamedTuple
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint
 
 from .arguments import arguments_dict
+from .files import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +122,7 @@ def _differences(stored: dict, current: dict) -> str:
 
 
 def write_fingerprint(output_dir: str | os.PathLike, fingerprint: dict) -> None:
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
-    (Path(output_dir) / FINGERPRINT_NAME).write_text(json.dumps(fingerprint, indent=2, sort_keys=True) + "\n")
+    write_json(Path(output_dir) / FINGERPRINT_NAME, fingerprint)
 
 
 _held_locks: dict[str, int] = {}  # output folder -> open file descriptor; the lock lasts as long as the process

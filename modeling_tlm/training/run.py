@@ -13,7 +13,8 @@ from .budget import BudgetCallback
 from .progress import ProgressFileCallback
 from .trainer import SaveFailed, TrainingDiverged
 from .checks import ArgumentError
-from .resume import RESULTS_NAME, OutputDirError, RunComplete, RunStart, record_run, release_output_dirs
+from .files import write_json
+from .resume import RESULTS_NAME, TRAINER_STATE_NAME, OutputDirError, RunComplete, RunStart, record_run, release_output_dirs
 
 logger = logging.getLogger(__name__)
 USER_ERRORS = (ArgumentError, DataError, OutputDirError, SaveFailed, TrainingDiverged)  # a message, not a traceback
@@ -73,7 +74,7 @@ def callbacks(training_args, reference_loss: float | None = None) -> list:
 def train(trainer, start: RunStart) -> dict:
     """`trainer.train`, resuming from `start.checkpoint` if given; logs and saves the train metrics."""
     # Read before training: --save_total_limit may delete the checkpoint once newer ones are saved.
-    resumed_from = json.loads(Path(start.checkpoint, "trainer_state.json").read_text())["global_step"] \
+    resumed_from = json.loads(Path(start.checkpoint, TRAINER_STATE_NAME).read_text())["global_step"] \
         if start.checkpoint else None
     record_run(trainer.args, start)
     result = trainer.train(resume_from_checkpoint=start.checkpoint)
@@ -104,10 +105,7 @@ def limit_validation(dataset, max_eval_samples: int | None):
 
 def write_results(trainer, results: dict) -> None:
     if trainer.is_world_process_zero():
-        path = Path(trainer.args.output_dir, RESULTS_NAME)
-        tmp = path.with_suffix(".json.tmp")  # a kill mid-write leaves no half-written results.json
-        tmp.write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
-        tmp.replace(path)
+        path = write_json(Path(trainer.args.output_dir, RESULTS_NAME), results)
         logger.info("Results written to %s", path)
 
 

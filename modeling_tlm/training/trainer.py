@@ -1,6 +1,7 @@
 """TLMTrainer: transformers' Trainer with a time-budget schedule, a divergence stop, our model card and the
 tokenizer's fingerprint in every checkpoint."""
 
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -32,6 +33,7 @@ class TLMTrainer(Trainer):
     tokenizer's vocabulary fingerprint with every checkpoint."""
 
     model_card_text: str | None = None
+    _vocab_fingerprint: str | None = None
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         """A non-finite loss stops the run before the optimizer applies it, so no checkpoint with broken weights is
@@ -56,37 +58,39 @@ class TLMTrainer(Trainer):
         """A failed write (a full disk) names the folder and the last complete checkpoint, which is left intact: the
         Trainer deletes old checkpoints only after a new one is complete, and a partial one (no trainer_state.json)
         is never resumed from."""
-        try:
+        folder = Path(self.args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
+        with self._naming_failed_writes(folder):
             return super()._save_checkpoint(model, trial)
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
+        """As the Trainer's; a failed write names the folder (see `_save_checkpoint`)."""
+        with self._naming_failed_writes(Path(output_dir or self.args.output_dir)):
+            return super().save_model(output_dir, _internal_call)
+
+    @contextlib.contextmanager
+    def _naming_failed_writes(self, folder: Path):
+        """OSError, SafetensorError and torch.save's RuntimeError from a write -> SaveFailed naming `folder`, the last
+        complete checkpoint and the free space (the innermost save names it; outer ones let it through)."""
+        try:
+            yield
         except SaveFailed:
             raise
         except (OSError, SafetensorError, RuntimeError) as e:
             if isinstance(e, RuntimeError) and not _is_write_error(e):
                 raise
-            folder = Path(self.args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}")
-            raise SaveFailed(self._save_failure(folder, e)) from None
-
-    def save_model(self, output_dir: str | None = None, _internal_call: bool = False):
-        """As the Trainer's; a failed write names the folder (see `_save_checkpoint`)."""
-        try:
-            return super().save_model(output_dir, _internal_call)
-        except SaveFailed:
-            raise
-        except (OSError, SafetensorError) as e:
-            raise SaveFailed(self._save_failure(Path(output_dir or self.args.output_dir), e)) from None
-
-    def _save_failure(self, folder: Path, error: Exception) -> str:
-        last = last_complete_checkpoint(self.args.output_dir)
-        kept = f"the last complete checkpoint, {last}, is intact" if last else "no earlier checkpoint was written"
-        free = shutil.disk_usage(self.args.output_dir).free / 2**20
-        return (f"{folder}: could not be written ({error}; {free:.1f} MiB free on that disk); {kept}. Free some "
-                "space (or choose another --output_dir) and rerun the command to resume")
+            last = last_complete_checkpoint(self.args.output_dir)
+            kept = f"the last complete checkpoint, {last}, is intact" if last else "no earlier checkpoint was written"
+            free = shutil.disk_usage(self.args.output_dir).free / 2**20
+            raise SaveFailed(f"{folder}: could not be written ({e}; {free:.1f} MiB free on that disk); {kept}. Free "
+                             "some space (or choose another --output_dir) and rerun the command to resume") from None
 
     def _save(self, output_dir: str | None = None, state_dict=None):
         """Every save (checkpoints and the final model) records which vocabulary the weights were trained with, so a
         different tokenizer of the same size is refused later (`check_tokenizer_matches_config`)."""
         if self.processing_class is not None and hasattr(self.model.config, "vocab_fingerprint"):
-            self.model.config.vocab_fingerprint = vocab_fingerprint(self.processing_class)
+            if self._vocab_fingerprint is None:  # the tokenizer is fixed once the Trainer has it: hash it once
+                self._vocab_fingerprint = vocab_fingerprint(self.processing_class)
+            self.model.config.vocab_fingerprint = self._vocab_fingerprint
         return super()._save(output_dir, state_dict)
 
     def create_model_card(self, *args, **kwargs) -> None:
