@@ -45,6 +45,7 @@ def setup_logging(training_args) -> None:
     datasets.utils.logging.set_verbosity(min(level, logging.WARNING))
     datasets.utils.logging.disable_propagation()  # datasets has its own handler: through the root one too, twice
     transformers.utils.logging.set_verbosity(min(level, logging.WARNING))
+    transformers.utils.logging.disable_propagation()  # on by default where CI=true: every line twice, unfiltered
     transformers.utils.logging.enable_explicit_format()
     for handler in logging.getLogger("transformers").handlers:
         if not any(isinstance(f, _DropRoutineSaves) for f in handler.filters):
