@@ -9,7 +9,10 @@ from the same round-robin. Per committee size N:
 - fused: one batched computation on one device (`TLMCommitteeForSequenceClassification`'s eval path: stacked
   weights, batched matmuls, grouped convs, last layer for [CLS] only);
 - one member alone (one per preset): a 1-member committee on the fused path = the committee's latency when every
-  member has its own device (the paper's low-latency argument).
+  member has its own device (the paper's low-latency argument), estimated;
+- one process per member: the same measured for real, fp32 on the CPU: each member in its own process on one thread,
+  all started on the same input at once, their probabilities averaged here when the last one answers (the pipes'
+  round trip included). With more members than CPUs they share cores, and the line above the table says so.
 
 GFLOPs per sequence are counted by `torch.utils.flop_counter` on one forward at batch 1 (attention through SDPA's
 math backend so that it is counted): what each implementation executes. Inputs are random ids of --seq_len tokens,
@@ -23,6 +26,7 @@ no padding. bf16 is autocast over fp32 weights.
 
 import json
 import math
+import multiprocessing
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -58,6 +62,7 @@ class LatencyArguments:
     max_call_gflops: float = field(
         default=0.0, metadata={"help": "skip figures whose one call costs more GFLOPs than this (0: none)"}
     )
+    processes: bool = field(default=True, metadata={"help": "also time each committee with one process per member"})
     num_labels: int = 4
     threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads; default: torch's"})
     device: str = field(default="cpu", metadata={"help": "cpu, or cuda to time on a GPU (synchronised per call)"})
@@ -100,11 +105,59 @@ def build_figures(preset: str, args: LatencyArguments) -> dict:
         sequential.fused_inference = False
         figures[f"{preset} x{n}: sequential"] = sequential
         figures[f"{preset} x{n}: fused"] = TLMCommitteeForSequenceClassification.from_members(members[:n])
+        if args.device == "cpu" and args.processes:
+            committee = TLMCommitteeForSequenceClassification.from_members(members[:n])
+            figures[f"{preset} x{n}: one process per member"] = MembersInProcesses(committee)
     return figures
+
+
+class MembersInProcesses:
+    """A soft committee whose members each run in their own process on one thread, concurrently: called like the
+    committee on input_ids, it sends them to every member, waits for all, and averages their probabilities.
+
+    `reference` is the same committee in this process: FLOPs are counted on it (the counter cannot see the others).
+    """
+
+    def __init__(self, committee: TLMCommitteeForSequenceClassification):
+        self.reference = committee
+        context = multiprocessing.get_context("spawn")  # a fork of a process with torch's thread pool can hang
+        self.connections, self.processes = [], []
+        for member in committee.members:
+            here, there = context.Pipe()
+            process = context.Process(target=_serve_member, args=(member, there), daemon=True)
+            process.start()
+            self.connections.append(here)
+            self.processes.append(process)
+        for connection in self.connections:
+            connection.recv()  # ready: imported, loaded, one thread
+
+    def __call__(self, input_ids):
+        ids = input_ids.cpu().numpy()
+        for connection in self.connections:
+            connection.send(ids)
+        log_probs = torch.stack([torch.from_numpy(connection.recv()) for connection in self.connections])  # (N, B, C)
+        return torch.logsumexp(log_probs, 0) - math.log(len(self.connections))  # log of the averaged probabilities
+
+    def close(self):
+        for connection in self.connections:
+            connection.send(None)
+        for process in self.processes:
+            process.join(timeout=10)
+
+
+def _serve_member(member, connection):
+    """A member's process: one torch thread; answers each batch of input ids with its log-probabilities."""
+    torch.set_num_threads(1)
+    member.eval()
+    connection.send("ready")
+    with torch.inference_mode():
+        while (ids := connection.recv()) is not None:
+            connection.send(member(torch.from_numpy(ids)).logits.log_softmax(-1).numpy())
 
 
 def gflops_per_sequence(model, input_ids) -> float:
     """FLOPs of one forward on one sequence, attention included (SDPA's math backend is the one the counter sees)."""
+    model = getattr(model, "reference", model)  # MembersInProcesses: the same work, counted in this process
     with torch.inference_mode(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         model(input_ids[:1])
     return counter.get_total_flops() / 1e9
@@ -153,7 +206,11 @@ def run(args: LatencyArguments) -> list[dict]:
         for dtype in args.dtypes:
             for batch_size in args.batch_sizes:
                 over = {n for n, g in gflops.items() if args.max_call_gflops and g * batch_size > args.max_call_gflops}
-                timed = {n: m for n, m in models.items() if n not in over or n == baseline_name}
+                skipped = {n: f"{gflops[n] * batch_size:,.0f} GFLOPs per call > --max_call_gflops" for n in over
+                           if n != baseline_name}
+                skipped |= {n: "members in processes run fp32 only" for n, m in models.items()
+                            if isinstance(m, MembersInProcesses) and dtype != "fp32"}
+                timed = {n: m for n, m in models.items() if n not in skipped}
                 ms = time_group(timed, input_ids[:batch_size], dtype, args)
                 base = ms[baseline_name]
                 for name in models:
@@ -163,9 +220,12 @@ def run(args: LatencyArguments) -> list[dict]:
                                    ratio_p50=median(ms[name]) / median(base),
                                    ratio_p95=np.percentile(ms[name], 95) / np.percentile(base, 95))
                     else:
-                        row.update(calls=0, skipped=f"{gflops[name] * batch_size:,.0f} GFLOPs per call > --max_call_gflops")
+                        row.update(calls=0, skipped=skipped[name])
                     rows.append(row)
                     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+        for figure in figures.values():
+            if isinstance(figure, MembersInProcesses):
+                figure.close()
         del figures, models
     return rows
 
@@ -205,6 +265,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     gpu = f", GPU {torch.cuda.get_device_name()}" if args.device != "cpu" else ""
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, CPU capability "
           f"{torch.backends.cpu.get_cpu_capability()}{gpu}, load average at start {load[0]:.2f}", flush=True)
+    if args.processes and args.device == "cpu" and max(args.sizes) > (os.cpu_count() or 1):
+        print(f"note: one process per member: up to {max(args.sizes)} members share {os.cpu_count()} CPUs, so the "
+              "larger committees' figures measure shared cores, not one core each", flush=True)
     rows = run(args)
     table = format_table(rows)
     print(f"\nload average at end {os.getloadavg()[0]:.2f}\n\n{table}\n")

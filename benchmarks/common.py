@@ -1,5 +1,7 @@
 """Measurement helpers shared by the benchmarks.
 
+- `TrainerWindows`: a real `Trainer.train()` cut into windows of optimizer steps, so that two Trainers can take
+  turns in one process.
 - `interleaved_windows`: time several candidates in alternating windows (A B B A A B ...) and keep every window, so
   that noise from other processes on a shared machine falls on all candidates alike; report medians.
 - `matmul_peak`: the FLOP/s this machine reaches on plain matrix products right now, the denominator of model FLOPs
@@ -12,13 +14,17 @@
 
 import concurrent.futures
 import multiprocessing
+import os
+import platform
 import resource
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from transformers import Trainer, TrainerCallback
 
 
 def interleaved_windows(candidates: dict[str, Callable[[], object]], windows: int) -> dict[str, list[float]]:
@@ -93,3 +99,71 @@ def in_fresh_process(fn: Callable, *args, **kwargs) -> tuple[object, int]:
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         return pool.submit(_call_and_measure, fn, args, kwargs).result()
+
+
+class TrainerWindows(TrainerCallback):
+    """`trainer.train()` in a thread that stops after every `steps` optimizer steps; each call runs one window.
+
+    This is how two real Trainers take turns in one process: the caller times each call.
+    """
+
+    def __init__(self, trainer: Trainer, steps: int):
+        self.trainer, self.steps, self.error = trainer, steps, None
+        self._go, self._stopped = threading.Semaphore(0), threading.Semaphore(0)
+        self._thread = threading.Thread(target=self._train, daemon=True)
+        trainer.add_callback(self)
+
+    def _train(self):
+        self._go.acquire()
+        try:
+            self.trainer.train()
+        except BaseException as error:  # handed to the caller's thread
+            self.error = error
+        finally:
+            self._stopped.release()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step % self.steps == 0:
+            self._stopped.release()
+            self._go.acquire()
+
+    def __call__(self):
+        if not self._thread.is_alive() and self.error is None:
+            self._thread.start()
+        self._go.release()
+        self._stopped.acquire()
+        if self.error is not None:
+            raise self.error
+
+    def finish(self):
+        """Let train() run to its end (untimed) and return the losses it logged, one per step."""
+        self._go.release()
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return [entry["loss"] for entry in self.trainer.state.log_history if "loss" in entry]
+
+
+def cpu_name() -> str:
+    """The CPU's model name as lscpu reports it, with its vector extensions that matter for matmuls."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    fields = dict(line.split(":", 1) for line in info.splitlines()[:30] if ":" in line)  # the first CPU's
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    name = fields.get("model name", platform.processor() or "unknown CPU")
+    if "cpu family" in fields:  # "AMD EPYC" alone does not say which generation
+        name += f" family {fields['cpu family']} model {fields.get('model', '?')}"
+    flags = next((set(line.split(":", 1)[1].split()) for line in info.splitlines() if line.startswith("flags")), set())
+    extensions = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{name} ({', '.join(extensions) or 'no AVX2'})"
+
+
+def machine_line() -> str:
+    """What a reader needs to judge a figure: torch, threads, CPU and how busy the machine is right now."""
+    return (f"torch {torch.__version__}, {torch.get_num_threads()} threads of {os.cpu_count()} CPUs, "
+            f"{cpu_name()}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+            f"load average {os.getloadavg()[0]:.2f}")
+
+
+def spread(values: list[float]) -> str:
+    """'median [min, max]' of timed windows, the figure and how much the machine moved it."""
+    return f"{median(values):,.0f} [{min(values):,.0f}, {max(values):,.0f}]"

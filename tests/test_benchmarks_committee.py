@@ -7,7 +7,8 @@ import pytest
 from benchmarks import committee_latency
 
 TINY_RUN = ["--baseline", "tiny", "--presets", "tiny", "--sizes", "1", "2", "--batch_sizes", "1", "2",
-            "--dtypes", "fp32", "bf16", "--iters", "2", "--warmup", "1", "--min_iters", "1", "--seq_len", "16"]
+            "--dtypes", "fp32", "bf16", "--iters", "2", "--warmup", "1", "--min_iters", "1", "--seq_len", "16",
+            "--processes", "false"]
 
 
 def test_tiny_run_prints_every_figure(tmp_path, capsys):
@@ -35,10 +36,39 @@ def test_tiny_run_prints_every_figure(tmp_path, capsys):
 def test_gflops_cap_skips_figures(capsys):
     rows = committee_latency.main(["--baseline", "tiny", "--presets", "tiny", "--sizes", "2", "--batch_sizes", "1",
                                    "--dtypes", "fp32", "--iters", "1", "--warmup", "0", "--seq_len", "16",
-                                   "--max_call_gflops", "1e-9"])
+                                   "--max_call_gflops", "1e-9", "--processes", "false"])
     skipped = [r["model"] for r in rows if not r["calls"]]
     assert skipped == ["tiny: one member alone", "tiny x2: sequential", "tiny x2: fused"]  # the baseline always runs
     assert "skipped:" in capsys.readouterr().out
+
+
+def test_members_in_processes_answer_as_the_committee():
+    """Each member in its own process (one thread): the averaged probabilities are the committee's own."""
+    import torch
+
+    from modeling_tlm import TLMCommitteeForSequenceClassification, TLMConfig, TLMForSequenceClassification
+
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        members.append(TLMForSequenceClassification(TLMConfig.from_preset("tiny", num_labels=3)).eval())
+    committee = TLMCommitteeForSequenceClassification.from_members(members).eval()
+    ids = torch.randint(5, 1000, (3, 12))
+    in_processes = committee_latency.MembersInProcesses(committee)
+    try:
+        with torch.no_grad():
+            torch.testing.assert_close(in_processes(ids), committee(ids).logits, atol=1e-5, rtol=1e-5)
+    finally:
+        in_processes.close()
+    assert all(process.exitcode == 0 for process in in_processes.processes)  # closed: every member process ended
+
+
+def test_members_in_processes_are_timed_in_fp32_only():
+    rows = committee_latency.main(["--baseline", "tiny", "--presets", "tiny", "--sizes", "2", "--batch_sizes", "1",
+                                   "--dtypes", "fp32", "bf16", "--iters", "2", "--warmup", "1", "--seq_len", "16"])
+    figure = {r["dtype"]: r for r in rows if r["model"] == "tiny x2: one process per member"}
+    assert figure["fp32"]["calls"] == 2 and figure["fp32"]["p50"] > 0
+    assert figure["bf16"]["calls"] == 0 and "fp32 only" in figure["bf16"]["skipped"]
 
 
 @pytest.mark.parametrize("flags, named", [

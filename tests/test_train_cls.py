@@ -154,3 +154,28 @@ def test_fewrel_entity_markers_resize_embeddings(tmp_path, data_dir, one_thread)
     model = AutoModelForSequenceClassification.from_pretrained(out)
     assert len(tokenizer) == 30522 + 4 == model.config.vocab_size == model.get_input_embeddings().num_embeddings
     assert tokenizer.tokenize("[E1] paris [/E1]") == ["[E1]", "paris", "[/E1]"]
+
+
+
+def _training_batches_padding(tmp_path, data_dir, sampling: str) -> int:
+    """Padding tokens over one epoch of train_cls.py's training batches; checks each batch's width on the way."""
+    argv = cls_args(data_dir, tmp_path / sampling, "--from_scratch", "--model_preset", "tiny", "--config_overrides",
+                    TINY, "--max_seq_length", "128", "--train_sampling_strategy", sampling, samples=32)
+    model_args, _, training_args, tokenizer, config, task, dataset, _ = train_cls.prepare(argv)
+    trainer = train_cls.build_trainer(model_args, training_args, tokenizer, config, task, dataset)
+    widths, padding = [], 0
+    for batch in trainer.get_train_dataloader():
+        assert batch["input_ids"].shape[1] == batch["attention_mask"].sum(1).max()  # no column of padding only
+        widths.append(batch["input_ids"].shape[1])
+        padding += int((batch["attention_mask"] == 0).sum())
+    assert len(widths) == 16 and min(widths) < 128  # 128 examples in batches of 8, narrower than --max_seq_length
+    assert sum(len(ids) for ids in dataset["train"]["input_ids"]) + padding == 8 * sum(widths)  # every example once
+    return padding
+
+
+def test_batches_are_padded_to_their_longest_sequence_and_grouped_by_length_pad_less(tmp_path, data_dir):
+    """Each training batch is as wide as its longest example, not --max_seq_length; grouping by length puts examples
+    of similar lengths together (`--train_sampling_strategy group_by_length`), which leaves less padding."""
+    shuffled = _training_batches_padding(tmp_path, data_dir, "random")
+    grouped = _training_batches_padding(tmp_path, data_dir, "group_by_length")
+    assert grouped < shuffled / 2, (grouped, shuffled)
