@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 from transformers import (
     AutoTokenizer,
-    BertForSequenceClassification,
     DataCollatorWithPadding,
     HfArgumentParser,
     PrinterCallback,
@@ -45,7 +44,7 @@ class FinetuneBenchmarkArguments:
     presets: list[str] = field(default_factory=lambda: ["bert-1", "bert-6"], metadata={"help": "conv-free TLM presets"})
     batch_size: int = 32
     max_seq_length: int = field(default=128, metadata={"help": "truncation length, and the padded column's width"})
-    samples_per_label: int = field(default=64, metadata={"help": "AG News training examples per class (4 classes)"})
+    samples_per_label: int = field(default=100, metadata={"help": "AG News training examples per class (4 classes)"})
     window_steps: int = field(default=2, metadata={"help": "optimizer steps per timed window"})
     windows: int = field(default=4, metadata={"help": "timed windows per model; examples/s is their median"})
     warmup_windows: int = field(default=1, metadata={"help": "untimed windows per model before the timed ones"})

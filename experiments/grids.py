@@ -17,52 +17,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-TOKENIZER = "bert-base-uncased"  # the paper's tokenizer: overlap and vocabulary coverage stay comparable with it
-
-
-@dataclass(frozen=True)
-class Model:
-    """One architecture: a preset of `modeling_tlm` with optional `--config_overrides`."""
-
-    name: str  # short id used in cell ids and tables, e.g. "deep", "b1-conv2"
-    preset: str
-    overrides: str = ""  # e.g. "hidden_size=128,num_attention_heads=2"
-    label: str = ""  # what the model is in the paper's terms, for tables
-
-    def args(self) -> list[str]:
-        return ["--model_preset", self.preset] + (["--config_overrides", self.overrides] if self.overrides else [])
-
-
-@dataclass(frozen=True)
-class Task:
-    """A classification task and its fine-tuning schedule."""
-
-    name: str  # ag_news | dbpedia_14 | fewrel
-    train_per_label: int
-    test_per_label: int
-    epochs: float
-    learning_rate: float
-
-    def data_args(self) -> list[str]:
-        """The arguments that decide which labelled samples are drawn; the TF-IDF peer gets exactly these."""
-        return ["--task_name", self.name, "--samples_per_label_train", str(self.train_per_label),
-                "--samples_per_label_test", str(self.test_per_label)]
-
-
-@dataclass
-class Cell:
-    """One command of the grid. `output_dir` receives the command's `results.json`."""
-
-    id: str
-    kind: str  # pretrain | finetune | tfidf | overlap | unigram | committee | latency
-    argv: list[str]
-    output_dir: str
-    deps: list[str] = field(default_factory=list)
-    meta: dict = field(default_factory=dict)
-    exclusive: bool = False  # run alone (timings must not share the CPU with another cell)
-
+from .cells import NO_DROPOUT, TOKENIZER, Cell, Model, Task
+from .recipe_grid import RECIPE
 
 @dataclass
 class Grid:
@@ -324,7 +282,6 @@ PAPER = Grid(
 # dropout, 8k WordPiece vocabulary, packed sequences, schedule keyed to the budget). Claim 2 varies the number of
 # distinct sequences (nested subsets) at one fixed budget; claim 4 gives each of the three members a third of the
 # deep model's budget, so the committee and the deep model cost the same pre-training compute.
-NO_DROPOUT = "hidden_dropout_prob=0,attention_probs_dropout_prob=0"  # the recipe's pre-training setting
 
 
 def _without_dropout(model: Model) -> Model:
@@ -390,8 +347,6 @@ TINY = Grid(
     scratch_members=False,
     latency_repeats=5,
 )
-
-from .recipe_grid import RECIPE  # noqa: E402  (it builds on Cell above)
 
 GRIDS = {g.name: g for g in (TINY, CPU, CLAIMS, PAPER, RECIPE)}
 

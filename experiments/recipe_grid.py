@@ -21,7 +21,7 @@ import itertools
 import os
 from dataclasses import dataclass
 
-from .grids import NO_DROPOUT, TOKENIZER, Cell, Task
+from .cells import NO_DROPOUT, TOKENIZER, Cell, Task
 
 BERT_TOKENIZER = "<data_dir>/bert-base-uncased"  # stands for the data folder's copy in an ablation's flags
 

@@ -31,7 +31,8 @@ from pathlib import Path
 from modeling_tlm.training.files import write_json
 from modeling_tlm.training.progress import read_progress
 
-from .grids import GRIDS, Cell, get_grid
+from .cells import Cell
+from .grids import GRIDS, get_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies (Linux)

@@ -39,6 +39,7 @@ _EXPORTS = {
     "tokenizer_fingerprint": "tokenization",
     "train_wordpiece_tokenizer": "tokenization",
 }
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
