@@ -15,7 +15,9 @@ set; everything goes to results.json. Rerunning a command resumes from the last 
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from transformers import DataCollatorWithPadding, set_seed
 
@@ -36,7 +38,7 @@ from modeling_tlm.training import checks
 from modeling_tlm.training.build import build_config, build_tokenizer
 from modeling_tlm.training.card import masked_command, training_rows
 from modeling_tlm.training.data import load_classification_data, samples_per_label
-from modeling_tlm.training.resume import preflight_output_dir
+from modeling_tlm.training.resume import RunStart, preflight_output_dir
 from modeling_tlm.training.run import (
     callbacks,
     evaluate,
@@ -48,6 +50,20 @@ from modeling_tlm.training.run import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """What `prepare` parsed, checked and loaded: everything training needs, before it starts."""
+
+    model_args: ClassificationModelArguments
+    data_args: ClassificationDataArguments
+    training_args: TLMTrainingArguments
+    tokenizer: Any
+    config: Any
+    task: Any  # TaskData: labels, their names, where the data came from
+    dataset: Any  # DatasetDict: train, validation, test (tokenized)
+    start: RunStart  # a fresh run, or the checkpoint to resume from
 
 
 def build_model(model_args, config, task, tokenizer) -> TLMForSequenceClassification:
@@ -74,7 +90,7 @@ def check_checkpoint_labels(config, task, name_or_path: str) -> None:
         )
 
 
-def prepare(argv: list[str]):
+def prepare(argv: list[str]) -> Prepared:
     """Parse and check the arguments, load tokenizer, config and task, find the checkpoint to resume from.
     Everything that can be wrong with the input fails here, before training starts."""
     model_args, data_args, training_args = parse_args(
@@ -99,25 +115,26 @@ def prepare(argv: list[str]):
     selecting = training_args.load_best_model_at_end or training_args.eval_strategy != "no"
     checks.check_dataset_size(dataset, "validation", 1 if selecting else 0, "model selection needs a validation set")
     checks.check_dataset_size(dataset, "test", 1, "the final evaluation needs a test set")
-    return model_args, data_args, training_args, tokenizer, config, task, dataset, start
+    return Prepared(model_args, data_args, training_args, tokenizer, config, task, dataset, start)
 
 
-def build_trainer(model_args, training_args, tokenizer, config, task, dataset) -> TLMTrainer:
-    set_seed(training_args.seed)  # the same classifier initialisation for the pre-trained model and its baseline
+def build_trainer(run: Prepared) -> TLMTrainer:
+    set_seed(run.training_args.seed)  # the same classifier initialisation for the pre-trained model and its baseline
     return TLMTrainer(
-        model=build_model(model_args, config, task, tokenizer),
-        args=training_args,
-        data_collator=DataCollatorWithPadding(tokenizer),
-        train_dataset=dataset["train"],
-        eval_dataset=dataset["validation"] if len(dataset["validation"]) else None,
-        processing_class=tokenizer,
+        model=build_model(run.model_args, run.config, run.task, run.tokenizer),
+        args=run.training_args,
+        data_collator=DataCollatorWithPadding(run.tokenizer),  # each batch padded to its longest example
+        train_dataset=run.dataset["train"],
+        eval_dataset=run.dataset["validation"] if len(run.dataset["validation"]) else None,
+        processing_class=run.tokenizer,
         compute_metrics=ClassificationMetrics(),
-        callbacks=callbacks(training_args),
+        callbacks=callbacks(run.training_args),
     )
 
 
-def report(trainer, argv, model_args, data_args, task, dataset, train_metrics, validation, test, started) -> dict:
+def report(trainer, argv, run: Prepared, train_metrics: dict, validation: dict, test: dict, started: float) -> dict:
     """results.json and the model card."""
+    model_args, data_args, task, dataset = run.model_args, run.data_args, run.task, run.dataset
     sizes = {split: len(rows) for split, rows in dataset.items()}
     data = {
         "task": task.name, "source": task.source, "labels": task.num_labels,
@@ -153,13 +170,13 @@ def report(trainer, argv, model_args, data_args, task, dataset, train_metrics, v
 def main(argv: list[str] | None = None) -> dict:
     started = time.time()
     argv = sys.argv[1:] if argv is None else argv
-    model_args, data_args, training_args, tokenizer, config, task, dataset, start = prepare(argv)
-    trainer = build_trainer(model_args, training_args, tokenizer, config, task, dataset)
-    train_metrics = train(trainer, start)
+    run = prepare(argv)
+    trainer = build_trainer(run)
+    train_metrics = train(trainer, run.start)
     # load_best_model_at_end has put the best model on validation back: evaluate it once on validation and test.
-    validation = evaluate(trainer, dataset["validation"], "eval") if len(dataset["validation"]) else {}
-    test = evaluate(trainer, dataset["test"], "test")
-    results = report(trainer, argv, model_args, data_args, task, dataset, train_metrics, validation, test, started)
+    validation = evaluate(trainer, run.dataset["validation"], "eval") if len(run.dataset["validation"]) else {}
+    test = evaluate(trainer, run.dataset["test"], "test")
+    results = report(trainer, argv, run, train_metrics, validation, test, started)
     save_and_push(trainer, results)  # model, tokenizer (with FewRel's markers), code files and card; pushed with --push_to_hub
     return results
 

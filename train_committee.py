@@ -22,15 +22,16 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import NamedTuple
 
 from transformers import AutoTokenizer, HfArgumentParser
 
-from modeling_tlm import PRESETS
 from modeling_tlm.committee import assemble, evaluate
 from modeling_tlm.configuration_committee import COMBINE_MODES
 from modeling_tlm.training import (
     CLS_DEFAULTS,
     MLM_DEFAULTS,
+    ArgumentError,
     ClassificationDataArguments,
     ClassificationModelArguments,
     MLMDataArguments,
@@ -38,12 +39,15 @@ from modeling_tlm.training import (
     TLMTrainingArguments,
     parse_args,
 )
+from modeling_tlm.training.checks import check_checkpoint_folder, check_presets
+from modeling_tlm.training.files import write_json
+from modeling_tlm.training.run import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parent
 
 
 @dataclass
-class CommitteeArguments:
+class TrainCommitteeArguments:
     output_dir: str = field(metadata={"help": "folder for the members, the committee and results.json"})
     task_name: str = field(default="ag_news", metadata={"help": "classification task of train_cls.py"})
     data_dir: str | None = field(default=None, metadata={"help": "local data folder (like ../shared/data)"})
@@ -65,30 +69,41 @@ class CommitteeArguments:
     cls_args: str = field(default="", metadata={"help": "more train_cls.py arguments, one string"})
 
 
-def check_arguments(args: CommitteeArguments) -> int:
+def check_arguments(args: TrainCommitteeArguments) -> int:
     """The number of members; every inconsistency is an error before anything runs."""
     for flag in ("--output_dir", "--seed", "--model_name_or_path", "--model_preset", "--task_name", "--data_dir"):
         for name, extra in (("--mlm_args", args.mlm_args), ("--cls_args", args.cls_args)):
             if any(token == flag or token.startswith(flag + "=") for token in shlex.split(extra)):
-                raise ValueError(f"{name} must not set {flag}: train_committee.py sets it per member")
+                raise ArgumentError(f"{name} must not set {flag}: train_committee.py sets it per member")
     if args.pretrained:
         for path in args.pretrained:
-            if not Path(path, "config.json").exists():
-                raise FileNotFoundError(f"--pretrained: {path} has no config.json (a pre-trained TLM checkpoint folder)")
+            check_checkpoint_folder(path, "--pretrained")
         return len(args.pretrained)
-    for preset in args.member_presets:
-        if preset not in PRESETS:
-            raise ValueError(f"--member_presets: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    check_presets("--member_presets", args.member_presets)
     if len(args.pretrain_seeds) != len(args.member_presets):
-        raise ValueError(f"--pretrain_seeds gives {len(args.pretrain_seeds)} seeds for {len(args.member_presets)} "
+        raise ArgumentError(f"--pretrain_seeds gives {len(args.pretrain_seeds)} seeds for {len(args.member_presets)} "
                          "--member_presets: give one per member")
     if len(set(zip(args.member_presets, args.pretrain_seeds))) < len(args.member_presets):
-        raise ValueError("--member_presets/--pretrain_seeds: two members have the same preset and seed (identical)")
+        raise ArgumentError("--member_presets/--pretrain_seeds: two members have the same preset and seed (identical)")
     return len(args.member_presets)
 
 
-def member_steps(args: CommitteeArguments, i: int, output_dir: Path) -> tuple:
-    """((script, arguments, output folder) of the pre-training or None, the same of the fine-tuning) of member i."""
+class Step(NamedTuple):
+    """One run of a training script for one member."""
+
+    script: str  # train_mlm.py or train_cls.py
+    args: list[str]  # its arguments, --output_dir excepted
+    output_dir: Path
+
+
+class MemberSteps(NamedTuple):
+    pretrain: Step | None  # None: an existing pre-trained checkpoint (--pretrained)
+    finetune: Step
+    pretrained: str  # the checkpoint the fine-tuning starts from
+
+
+def member_steps(args: TrainCommitteeArguments, i: int, output_dir: Path) -> MemberSteps:
+    """The pre-training (unless --pretrained gives the checkpoint) and fine-tuning of member i."""
     member_dir = output_dir / f"member-{i}"
     data = ["--data_dir", args.data_dir] if args.data_dir else []
     pretrain = None
@@ -97,12 +112,12 @@ def member_steps(args: CommitteeArguments, i: int, output_dir: Path) -> tuple:
     else:
         pretrained = str(member_dir / "mlm")
         overrides = ["--config_overrides", args.config_overrides] if args.config_overrides else []
-        pretrain = ("train_mlm.py", ["--model_preset", args.member_presets[i], *overrides, "--dataset_name", "wikipedia",
-                                     *data, "--seed", str(args.pretrain_seeds[i]), *shlex.split(args.mlm_args)],
-                    member_dir / "mlm")
-    finetune = ("train_cls.py", ["--model_name_or_path", pretrained, "--task_name", args.task_name, *data,
-                                 "--seed", str(args.seed), *shlex.split(args.cls_args)], member_dir / "cls")
-    return pretrain, finetune
+        pretrain = Step("train_mlm.py", ["--model_preset", args.member_presets[i], *overrides, "--dataset_name",
+                                         "wikipedia", *data, "--seed", str(args.pretrain_seeds[i]),
+                                         *shlex.split(args.mlm_args)], member_dir / "mlm")
+    finetune = Step("train_cls.py", ["--model_name_or_path", pretrained, "--task_name", args.task_name, *data,
+                                     "--seed", str(args.seed), *shlex.split(args.cls_args)], member_dir / "cls")
+    return MemberSteps(pretrain, finetune, pretrained)
 
 
 def check_step_arguments(steps) -> None:
@@ -113,12 +128,12 @@ def check_step_arguments(steps) -> None:
         "train_cls.py": ((ClassificationModelArguments, ClassificationDataArguments, TLMTrainingArguments), CLS_DEFAULTS,
                          "--cls_args"),
     }
-    for script, step_args, output_dir in (step for member in steps for step in member if step):
+    for script, step_args, output_dir in (s for member in steps for s in (member.pretrain, member.finetune) if s):
         types, defaults, flag = parsers[script]
         try:
             parse_args(types, defaults, [*step_args, "--output_dir", str(output_dir)])
         except (ValueError, SystemExit) as e:
-            raise ValueError(f"{flag}: {script} rejects its arguments {shlex.join(step_args)}: {e}") from None
+            raise ArgumentError(f"{flag}: {script} rejects its arguments {shlex.join(step_args)}: {e}") from None
 
 
 def run_step(script: str, step_args: list[str], output_dir: Path, log: list) -> dict:
@@ -142,24 +157,23 @@ def test_split(cls_results: list[dict], tokenizer):
     for index, member_data in enumerate(data[1:], start=1):
         if member_data != data[0]:
             diff = {k: (v, data[0][0].get(k)) for k, v in member_data[0].items() if v != data[0][0].get(k)}
-            raise ValueError(f"member {index} was fine-tuned on other data than member 0: {diff or 'seed differs'}")
+            raise ArgumentError(f"member {index} was fine-tuned on other data than member 0: {diff or 'seed differs'}")
     data_args, seed = ClassificationDataArguments(**data[0][0]), data[0][1]
     return load_classification_data(data_args, tokenizer, seed)[1]["test"]
 
 
 def main(argv: list[str] | None = None) -> dict:
     started = time.time()
-    (args,) = HfArgumentParser(CommitteeArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = HfArgumentParser(TrainCommitteeArguments).parse_args_into_dataclasses(args=argv)
     num_members = check_arguments(args)
     output_dir = Path(args.output_dir)
     steps = [member_steps(args, i, output_dir) for i in range(num_members)]
     check_step_arguments(steps)
     commands, members = [], []
-    for i, (mlm_step, cls_step) in enumerate(steps):
-        mlm = run_step(*mlm_step, commands) if mlm_step else None
-        cls = run_step(*cls_step, commands)
-        pretrained = cls_step[1][1]  # the value of --model_name_or_path, its first argument
-        members.append(dict(checkpoint=str(cls_step[2]), pretrained=pretrained, cls=cls, mlm=mlm))
+    for member in steps:
+        mlm = run_step(*member.pretrain, commands) if member.pretrain else None
+        cls = run_step(*member.finetune, commands)
+        members.append(dict(checkpoint=str(member.finetune.output_dir), pretrained=member.pretrained, cls=cls, mlm=mlm))
 
     committee = assemble([m["checkpoint"] for m in members], str(output_dir / "committee"), args.combine)
     tokenizer = AutoTokenizer.from_pretrained(output_dir / "committee")
@@ -194,11 +208,11 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": commands,
         "runtime_seconds": round(time.time() - started, 1),
     }
-    (output_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_json(output_dir / "results.json", results)
     print(json.dumps({k: results[k] for k in ("committee_test_accuracy", "best_member_test_accuracy",
                                               "committee_minus_best_member", "test_accuracy_by_combine_mode")}, indent=1))
     return results
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -12,7 +12,9 @@ argument (model, data, and all of TrainingArguments).
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from transformers import set_seed
 
@@ -37,7 +39,7 @@ from modeling_tlm.training.build import build_config, build_tokenizer
 from modeling_tlm.training.card import masked_command, training_rows
 from modeling_tlm.training.collators import MLMCollator
 from modeling_tlm.training.data import count_tokens, load_mlm_datasets
-from modeling_tlm.training.resume import preflight_output_dir
+from modeling_tlm.training.resume import RunStart, preflight_output_dir
 from modeling_tlm.training.run import (
     callbacks,
     evaluate,
@@ -47,6 +49,20 @@ from modeling_tlm.training.run import (
     setup_logging,
     train,
 )
+
+
+@dataclass
+class Prepared:
+    """What `prepare` parsed, checked and loaded: everything training needs, before it starts."""
+
+    model_args: ModelArguments
+    data_args: MLMDataArguments
+    training_args: TLMTrainingArguments
+    tokenizer: Any
+    config: Any
+    dataset: Any  # DatasetDict: train, validation
+    start: RunStart  # a fresh run, or the checkpoint to resume from
+
 
 def unigram_reference(dataset, tokenizer) -> float:
     """The held-out loss of a model that knows token frequencies and no context: the held-out MLM loss must go below
@@ -67,7 +83,7 @@ def build_model(model_args, config) -> TLMForMaskedLM:
     return model
 
 
-def prepare(argv: list[str]):
+def prepare(argv: list[str]) -> Prepared:
     """Parse and check the arguments, load tokenizer and config, build and check the data, find the checkpoint to
     resume from. Everything that can be wrong with the input fails here, before training starts."""
     model_args, data_args, training_args = parse_args(
@@ -91,30 +107,32 @@ def prepare(argv: list[str]):
     batch = checks.global_batch_size(training_args)
     checks.check_dataset_size(dataset, "train", batch, f"one batch of {batch} sequences")
     checks.check_dataset_size(dataset, "validation", 1, "evaluation needs at least one sequence")
-    return model_args, data_args, training_args, tokenizer, config, dataset, start
+    return Prepared(model_args, data_args, training_args, tokenizer, config, dataset, start)
 
 
-def build_trainer(model_args, data_args, training_args, tokenizer, config, dataset, reference: float) -> TLMTrainer:
-    set_seed(training_args.seed)
+def build_trainer(run: Prepared, reference: float) -> TLMTrainer:
+    set_seed(run.training_args.seed)
+    data_args = run.data_args
     collator = MLMCollator(  # masks anew for every batch: dynamic masking, new each epoch; no mask without padding
-        tokenizer, mlm_probability=data_args.mlm_probability, mask_replace_prob=data_args.mask_replace_prob,
+        run.tokenizer, mlm_probability=data_args.mlm_probability, mask_replace_prob=data_args.mask_replace_prob,
         random_replace_prob=data_args.random_replace_prob,
     )
     return TLMTrainer(
-        model=build_model(model_args, config),
-        args=training_args,
+        model=build_model(run.model_args, run.config),
+        args=run.training_args,
         data_collator=collator,
-        train_dataset=dataset["train"],
-        eval_dataset=dataset["validation"],
-        processing_class=tokenizer,
+        train_dataset=run.dataset["train"],
+        eval_dataset=run.dataset["validation"],
+        processing_class=run.tokenizer,
         compute_metrics=compute_mlm_metrics,
         preprocess_logits_for_metrics=mlm_logits_to_predictions,  # sparse (N, V) logits -> (B, T) predictions
-        callbacks=callbacks(training_args, reference_loss=reference),
+        callbacks=callbacks(run.training_args, reference_loss=reference),
     )
 
 
-def report(trainer, argv, model_args, data_args, dataset, train_metrics, eval_metrics, started) -> dict:
+def report(trainer, argv, run: Prepared, train_metrics: dict, eval_metrics: dict, started: float) -> dict:
     """results.json and the model card."""
+    model_args, data_args, dataset = run.model_args, run.data_args, run.dataset
     data = {
         "source": data_args.train_file or f"{data_args.dataset_name} ({data_args.data_dir or 'Hub'})",
         "sequence mode": data_args.sequence_mode,
@@ -149,13 +167,13 @@ def report(trainer, argv, model_args, data_args, dataset, train_metrics, eval_me
 def main(argv: list[str] | None = None) -> dict:
     started = time.time()
     argv = sys.argv[1:] if argv is None else argv
-    model_args, data_args, training_args, tokenizer, config, dataset, start = prepare(argv)
-    reference = unigram_reference(dataset, tokenizer)
-    trainer = build_trainer(model_args, data_args, training_args, tokenizer, config, dataset, reference)
-    train_metrics = train(trainer, start)
+    run = prepare(argv)
+    reference = unigram_reference(run.dataset, run.tokenizer)
+    trainer = build_trainer(run, reference)
+    train_metrics = train(trainer, run.start)
     eval_metrics = evaluate(trainer)
     eval_metrics["eval_unigram_cross_entropy"] = round(reference, 4)  # the no-context reference, beside eval_loss
-    results = report(trainer, argv, model_args, data_args, dataset, train_metrics, eval_metrics, started)
+    results = report(trainer, argv, run, train_metrics, eval_metrics, started)
     save_and_push(trainer, results)  # model, tokenizer, code files and card; pushed with --push_to_hub
     return results
 

@@ -1,7 +1,7 @@
 """Inference latency of soft committees of BERT-1 members against one BERT-6 classifier.
 
 For each committee preset, the BERT-6 baseline and every committee figure are timed in the same round-robin
-(`benchmarks.common.interleaved_windows`: A B C, C B A, ...), so load from other processes on a shared machine falls
+(`modeling_tlm.timing.forward_latencies`: A B C, C B A, ...), so load from other processes on a shared machine falls
 on all of them alike; p50 / p95 are over the timed calls after warm-up, ratios are against the baseline's p50 / p95
 from the same round-robin. Per committee size N:
 
@@ -28,20 +28,22 @@ import json
 import math
 import multiprocessing
 import os
-import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
-from torch.utils.flop_counter import FlopCounterMode
 from transformers import HfArgumentParser
 
-from benchmarks.common import interleaved_windows, median
-from modeling_tlm import PRESETS, TLMCommitteeForSequenceClassification, TLMConfig, TLMForSequenceClassification
+from benchmarks.common import machine_line, write_rows
+from modeling_tlm import (
+    TLMCommitteeForSequenceClassification,
+    TLMConfig,
+    TLMForSequenceClassification,
+)
+from modeling_tlm.timing import DTYPES, forward_latencies, gflops_per_sequence, median
+from modeling_tlm.training.checks import ArgumentError, check_presets
+from modeling_tlm.training.run import run_cli
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 PAPER_PRESETS = ["bert-1", "bert-1-h24", "bert-1-conv2-k3-d64", "bert-1-conv2-k3-d64-h8", "bert-1-conv3-k3-d32",
                  "bert-1-conv2-k16x3-d64"]
 TARGET = dict(preset="bert-1", size=3, batch_size=1, dtype="fp32", ratio=0.4)  # the latency target
@@ -72,21 +74,20 @@ class LatencyArguments:
 
 
 def check_arguments(args: LatencyArguments) -> None:
-    for preset in [args.baseline, *args.presets]:
-        if preset not in PRESETS:
-            raise ValueError(f"--presets/--baseline: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    check_presets("--baseline", [args.baseline])
+    check_presets("--presets", args.presets)
     for dtype in args.dtypes:
         if dtype not in DTYPES:
-            raise ValueError(f"--dtypes: unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+            raise ArgumentError(f"--dtypes: unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
     for name in ("seq_len", "iters", "min_iters"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+            raise ArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if any(n < 1 for n in args.sizes) or any(b < 1 for b in args.batch_sizes):
-        raise ValueError(f"--sizes and --batch_sizes must be positive, got {args.sizes} and {args.batch_sizes}")
+        raise ArgumentError(f"--sizes and --batch_sizes must be positive, got {args.sizes} and {args.batch_sizes}")
     if args.device != "cpu" and not torch.cuda.is_available():
-        raise ValueError(f"--device {args.device}: no GPU is available here (torch {torch.__version__})")
+        raise ArgumentError(f"--device {args.device}: no GPU is available here (torch {torch.__version__})")
     if args.seq_len > TLMConfig().max_position_embeddings:
-        raise ValueError(f"--seq_len {args.seq_len} exceeds the presets' {TLMConfig().max_position_embeddings} positions")
+        raise ArgumentError(f"--seq_len {args.seq_len} exceeds the presets' {TLMConfig().max_position_embeddings} positions")
 
 
 def build_figures(preset: str, args: LatencyArguments) -> dict:
@@ -155,41 +156,6 @@ def _serve_member(member, connection):
             connection.send(member(torch.from_numpy(ids)).logits.log_softmax(-1).numpy())
 
 
-def gflops_per_sequence(model, input_ids) -> float:
-    """FLOPs of one forward on one sequence, attention included (SDPA's math backend is the one the counter sees)."""
-    model = getattr(model, "reference", model)  # MembersInProcesses: the same work, counted in this process
-    with torch.inference_mode(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
-        model(input_ids[:1])
-    return counter.get_total_flops() / 1e9
-
-
-def time_group(models: dict, input_ids, dtype: str, args: LatencyArguments) -> dict[str, list[float]]:
-    """Milliseconds of every timed call of every model, called round-robin until each has --iters calls or the
-    group's --budget_s is spent (after at least --min_iters)."""
-
-    device = input_ids.device
-
-    def call(model):
-        def run():
-            with torch.inference_mode(), torch.autocast(device.type, DTYPES[dtype], enabled=dtype != "fp32"):
-                model(input_ids)
-            if device.type == "cuda":
-                torch.cuda.synchronize()  # the call is over when the GPU is done, not when kernels are queued
-        return run
-
-    calls = {name: call(model) for name, model in models.items()}
-    interleaved_windows(calls, args.warmup)  # untimed: kernel selection, stacked-weight caches, page faults
-    seconds = {name: [] for name in models}
-    start = time.perf_counter()
-    while True:
-        done = len(next(iter(seconds.values())))
-        if done >= args.iters or (done >= args.min_iters and time.perf_counter() - start > args.budget_s):
-            break
-        for name, times in interleaved_windows(calls, min(2, args.iters - done)).items():
-            seconds[name] += times
-    return {name: [1e3 * s for s in times] for name, times in seconds.items()}
-
-
 def run(args: LatencyArguments) -> list[dict]:
     torch.manual_seed(args.seed)
     baseline = TLMForSequenceClassification(TLMConfig.from_preset(args.baseline, num_labels=args.num_labels))
@@ -211,7 +177,8 @@ def run(args: LatencyArguments) -> list[dict]:
                 skipped |= {n: "members in processes run fp32 only" for n, m in models.items()
                             if isinstance(m, MembersInProcesses) and dtype != "fp32"}
                 timed = {n: m for n, m in models.items() if n not in skipped}
-                ms = time_group(timed, input_ids[:batch_size], dtype, args)
+                ms = forward_latencies(timed, input_ids[:batch_size], dtype, args.iters, args.warmup, args.min_iters,
+                                       args.budget_s)
                 base = ms[baseline_name]
                 for name in models:
                     row = dict(group=preset, model=name, dtype=dtype, batch_size=batch_size, gflops=gflops[name])
@@ -261,10 +228,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     check_arguments(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    load = os.getloadavg()
-    gpu = f", GPU {torch.cuda.get_device_name()}" if args.device != "cpu" else ""
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, CPU capability "
-          f"{torch.backends.cpu.get_cpu_capability()}{gpu}, load average at start {load[0]:.2f}", flush=True)
+    print(machine_line(args.device), flush=True)
     if args.processes and args.device == "cpu" and max(args.sizes) > (os.cpu_count() or 1):
         print(f"note: one process per member: up to {max(args.sizes)} members share {os.cpu_count()} CPUs, so the "
               "larger committees' figures measure shared cores, not one core each", flush=True)
@@ -273,11 +237,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(f"\nload average at end {os.getloadavg()[0]:.2f}\n\n{table}\n")
     for line in target_lines(rows):
         print(line)
-    if args.output_json:
-        Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output_json).write_text(json.dumps(dict(args=asdict(args), rows=rows), indent=1))
+    write_rows(args.output_json, args, rows)
     return rows
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -2,8 +2,6 @@
 
 - `TrainerWindows`: a real `Trainer.train()` cut into windows of optimizer steps, so that two Trainers can take
   turns in one process.
-- `interleaved_windows`: time several candidates in alternating windows (A B B A A B ...) and keep every window, so
-  that noise from other processes on a shared machine falls on all candidates alike; report medians.
 - `matmul_peak`: the FLOP/s this machine reaches on plain matrix products right now, the denominator of model FLOPs
   utilisation.
 - `in_fresh_process`: run a function in a new Python process and return its result with that process's peak resident
@@ -13,11 +11,11 @@
 """
 
 import concurrent.futures
+import dataclasses
 import multiprocessing
 import os
 import platform
 import resource
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -26,25 +24,8 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainerCallback
 
-
-def interleaved_windows(candidates: dict[str, Callable[[], object]], windows: int) -> dict[str, list[float]]:
-    """Seconds taken by each call of each candidate, `windows` calls each, in the order A B, B A, A B, ...
-
-    Flipping the order every window keeps a candidate from always running right after another one (cache state,
-    thermal or frequency drift, a neighbour's burst of work), and keeping the windows lets the caller take medians.
-    """
-    names = list(candidates)
-    seconds = {name: [] for name in names}
-    for window in range(windows):
-        for name in names if window % 2 == 0 else reversed(names):
-            start = time.perf_counter()
-            candidates[name]()
-            seconds[name].append(time.perf_counter() - start)
-    return seconds
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
+from modeling_tlm.timing import median
+from modeling_tlm.training.files import write_json
 
 
 def matmul_peak(dtype: torch.dtype, shapes=((2048, 2048, 2048),), repeats: int = 5) -> float:
@@ -158,11 +139,18 @@ def cpu_name() -> str:
     return f"{name} ({', '.join(extensions) or 'no AVX2'})"
 
 
-def machine_line() -> str:
-    """What a reader needs to judge a figure: torch, threads, CPU and how busy the machine is right now."""
+def machine_line(device: str = "cpu") -> str:
+    """What a reader needs to judge a figure: torch, threads, CPU (and GPU) and how busy the machine is right now."""
+    gpu = f", GPU {torch.cuda.get_device_name()}" if device != "cpu" else ""
     return (f"torch {torch.__version__}, {torch.get_num_threads()} threads of {os.cpu_count()} CPUs, "
-            f"{cpu_name()}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+            f"{cpu_name()}, CPU capability {torch.backends.cpu.get_cpu_capability()}{gpu}, "
             f"load average {os.getloadavg()[0]:.2f}")
+
+
+def write_rows(path: str | None, args, rows: list[dict]) -> None:
+    """A run's arguments (a dataclass) and rows as JSON at `path`, when one is given (--output_json)."""
+    if path:
+        write_json(path, dict(args=dataclasses.asdict(args), rows=rows))
 
 
 def spread(values: list[float]) -> str:

@@ -29,10 +29,13 @@ from transformers import (
     TrainingArguments,
 )
 
-from benchmarks.common import TrainerWindows, interleaved_windows, machine_line, median, spread
-from modeling_tlm import PRESETS, TLMConfig, TLMForSequenceClassification
+from benchmarks.common import TrainerWindows, machine_line, spread
+from modeling_tlm import TLMConfig, TLMForSequenceClassification
 from modeling_tlm.conversion import tlm_to_bert
 from modeling_tlm.data import load_task, tokenize_task
+from modeling_tlm.timing import interleaved_windows, median
+from modeling_tlm.training.checks import ArgumentError, check_presets
+from modeling_tlm.training.run import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIOS = {"bert-1": 3.0, "bert-6": 1.5}  # TLM examples/s over stock's on the same batches
@@ -58,26 +61,22 @@ class FinetuneBenchmarkArguments:
 
 def check_arguments(args: FinetuneBenchmarkArguments) -> None:
     """Fail on bad flags before any data is read or model is built."""
-    for preset in args.presets:
-        if preset not in PRESETS:
-            raise ValueError(f"--presets: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-        if PRESETS[preset].get("num_conv_layers"):
-            raise ValueError(f"--presets: {preset!r} has a conv front end, which stock BERT lacks; pick a conv-free one")
+    check_presets("--presets", args.presets, conv_free=True)
     for name in ("batch_size", "max_seq_length", "samples_per_label", "window_steps", "windows"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+            raise ArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.warmup_windows < 0:
-        raise ValueError(f"--warmup_windows must be non-negative, got {args.warmup_windows}")
+        raise ArgumentError(f"--warmup_windows must be non-negative, got {args.warmup_windows}")
     if args.max_seq_length > TLMConfig().max_position_embeddings:
-        raise ValueError(f"--max_seq_length {args.max_seq_length} exceeds the presets' "
+        raise ArgumentError(f"--max_seq_length {args.max_seq_length} exceeds the presets' "
                          f"{TLMConfig().max_position_embeddings} positions")
     if not (Path(args.data_dir) / "bert-base-uncased" / "vocab.txt").exists():
-        raise FileNotFoundError(f"--data_dir: no bert-base-uncased tokenizer at {args.data_dir}/bert-base-uncased")
+        raise ArgumentError(f"--data_dir: no bert-base-uncased tokenizer at {args.data_dir}/bert-base-uncased")
     if not (Path(args.data_dir) / "ag_news" / "train.csv").exists():
-        raise FileNotFoundError(f"--data_dir: no AG News at {args.data_dir}/ag_news/train.csv")
+        raise ArgumentError(f"--data_dir: no AG News at {args.data_dir}/ag_news/train.csv")
     needed = (args.warmup_windows + args.windows) * args.window_steps * args.batch_size
     if 4 * args.samples_per_label < needed:
-        raise ValueError(f"--samples_per_label {args.samples_per_label} gives {4 * args.samples_per_label} examples, "
+        raise ArgumentError(f"--samples_per_label {args.samples_per_label} gives {4 * args.samples_per_label} examples, "
                          f"fewer than the {needed} the windows read (no example is read twice)")
 
 
@@ -182,4 +181,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

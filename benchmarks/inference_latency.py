@@ -1,6 +1,6 @@
 """Inference latency of the TLM classifier against stock `BertForSequenceClassification`, and of its ONNX export.
 
-For each preset, three figures share one round-robin (`benchmarks.common.interleaved_windows`: A B C, C B A, ...),
+For each preset, three figures share one round-robin (`modeling_tlm.timing.interleaved_windows`: A B C, C B A, ...),
 so load from other processes falls on all of them alike:
 
 - TLM in PyTorch (`TLMForSequenceClassification`: fused QKV, SDPA, last layer at [CLS] only);
@@ -26,9 +26,12 @@ import numpy as np
 import torch
 from transformers import HfArgumentParser
 
-from benchmarks.common import interleaved_windows, machine_line, median
-from modeling_tlm import PRESETS, TLMConfig, TLMForSequenceClassification
+from benchmarks.common import machine_line, write_rows
+from modeling_tlm import TLMConfig, TLMForSequenceClassification
 from modeling_tlm.conversion import tlm_to_bert
+from modeling_tlm.timing import interleaved_windows, median
+from modeling_tlm.training.checks import ArgumentError, check_presets
+from modeling_tlm.training.run import run_cli
 
 TARGETS = {("bert-1", 1): 2.0}  # stock p50 / TLM p50 (preset, batch size)
 
@@ -48,18 +51,14 @@ class InferenceArguments:
 
 
 def check_arguments(args: InferenceArguments) -> None:
-    for preset in args.presets:
-        if preset not in PRESETS:
-            raise ValueError(f"--presets: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-        if PRESETS[preset].get("num_conv_layers"):
-            raise ValueError(f"--presets: {preset!r} has a conv front end, which stock BERT lacks; pick a conv-free one")
+    check_presets("--presets", args.presets, conv_free=True)
     for name in ("seq_len", "iters"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+            raise ArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.warmup < 0 or any(b < 1 for b in args.batch_sizes):
-        raise ValueError(f"--warmup must be non-negative and --batch_sizes positive, got {args.warmup}, {args.batch_sizes}")
+        raise ArgumentError(f"--warmup must be non-negative and --batch_sizes positive, got {args.warmup}, {args.batch_sizes}")
     if args.seq_len > TLMConfig().max_position_embeddings:
-        raise ValueError(f"--seq_len {args.seq_len} exceeds the presets' {TLMConfig().max_position_embeddings} positions")
+        raise ArgumentError(f"--seq_len {args.seq_len} exceeds the presets' {TLMConfig().max_position_embeddings} positions")
 
 
 def onnx_runtime_session(model, input_ids, attention_mask, folder: Path, threads: int):
@@ -150,11 +149,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     print(machine_line(), flush=True)
     rows = run(args)
     print(f"\nload average at end {os.getloadavg()[0]:.2f}\n\n{format_table(rows)}\n")
-    if args.output_json:
-        Path(args.output_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output_json).write_text(json.dumps(dict(args=vars(args), rows=rows), indent=1))
+    write_rows(args.output_json, args, rows)
     return rows
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

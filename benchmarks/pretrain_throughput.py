@@ -41,19 +41,19 @@ from transformers import (
 from benchmarks.common import (
     TrainerWindows,
     in_fresh_process,
-    interleaved_windows,
     machine_line,
     matmul_peak,
-    median,
     reset_peak_memory,
     spread,
 )
-from modeling_tlm import PRESETS, TLMConfig, TLMForMaskedLM
+from modeling_tlm import TLMConfig, TLMForMaskedLM
 from modeling_tlm.conversion import tlm_config_to_bert, tlm_to_bert
+from modeling_tlm.timing import DTYPES, interleaved_windows, median
+from modeling_tlm.training.checks import ArgumentError, check_presets
 from modeling_tlm.training.collators import MLMCollator
+from modeling_tlm.training.run import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 # Targets for TLM tokens/s over stock's, printed beside the measured ratios.
 TARGET_RATIOS = {("bert-1", "fp32"): 4.0, ("bert-6", "fp32"): 2.5, ("bert-1", "bf16"): 3.0, ("bert-6", "bf16"): 2.5}
 MODELS = ("tlm", "stock")
@@ -86,25 +86,21 @@ class BenchmarkArguments:
 
 def check_arguments(args: BenchmarkArguments) -> None:
     """Fail on bad flags before any data is read or model is built."""
-    for preset in args.presets:
-        if preset not in PRESETS:
-            raise ValueError(f"--presets: unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-        if PRESETS[preset].get("num_conv_layers"):
-            raise ValueError(f"--presets: {preset!r} has a conv front end, which stock BERT lacks; pick a conv-free one")
+    check_presets("--presets", args.presets, conv_free=True)
     for dtype in args.dtypes:
         if dtype not in DTYPES:
-            raise ValueError(f"--dtypes: unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+            raise ArgumentError(f"--dtypes: unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
     for name in ("batch_size", "seq_len", "window_steps", "windows"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+            raise ArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if args.warmup_windows < 0 or args.memory_steps < 0:
-        raise ValueError("--warmup_windows and --memory_steps must be non-negative")
+        raise ArgumentError("--warmup_windows and --memory_steps must be non-negative")
     if args.seq_len > TLMConfig().max_position_embeddings:
-        raise ValueError(f"--seq_len {args.seq_len} exceeds the presets' {TLMConfig().max_position_embeddings} positions")
+        raise ArgumentError(f"--seq_len {args.seq_len} exceeds the presets' {TLMConfig().max_position_embeddings} positions")
     if not (tokenizer_dir(args) / "vocab.txt").exists():
-        raise FileNotFoundError(f"--data_dir: no bert-base-uncased tokenizer at {tokenizer_dir(args)} (vocab.txt)")
+        raise ArgumentError(f"--data_dir: no bert-base-uncased tokenizer at {tokenizer_dir(args)} (vocab.txt)")
     if not args.random_data and not Path(corpus_path(args)).exists():
-        raise FileNotFoundError(f"--corpus: {corpus_path(args)} does not exist (or pass --random_data)")
+        raise ArgumentError(f"--corpus: {corpus_path(args)} does not exist (or pass --random_data)")
 
 
 def tokenizer_dir(args) -> Path:
@@ -196,9 +192,27 @@ def print_profile(name: str, model, batch: dict, dtype: str, top: int) -> None:
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         step()
     print(f"profile of one {name} step ({dtype}):")
-    print(prof.key_averages(group_by_input_shape=True).table(
-        sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=40, max_shapes_column_width=60
-    ), flush=True)
+    by_shape = prof.key_averages(group_by_input_shape=True)
+    print(by_shape.table(sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=40,
+                         max_shapes_column_width=60), flush=True)
+    print(f"{name} step split: {profile_split(by_shape, batch['input_ids'].numel(), model.config.vocab_size)}")
+
+
+def profile_split(events, positions: int, vocab_size: int) -> str:
+    """Where a profiled step's time went: matmuls whose operands span every position (B*T rows: the layers both
+    models run densely), the other matmuls (the last layer, head and vocabulary projection), dropout's mask draws."""
+    seconds = {"all": 0.0, "dense": 0.0, "other": 0.0, "dropout": 0.0}
+    for event in events:
+        t = event.self_cpu_time_total / 1e6
+        seconds["all"] += t
+        if event.key in ("aten::mm", "aten::addmm", "aten::baddbmm"):
+            shapes = [tuple(s) for s in event.input_shapes if s]
+            dense = any(positions in shape for shape in shapes) and not any(vocab_size in shape for shape in shapes)
+            seconds["dense" if dense else "other"] += t
+        elif event.key == "aten::bernoulli_":
+            seconds["dropout"] += t
+    return (f"{seconds['all']:.2f} s in all; matmuls at every position {seconds['dense']:.2f} s, other matmuls "
+            f"{seconds['other']:.2f} s, dropout mask draws {seconds['dropout']:.2f} s")
 
 
 def peak_memory_run(kind: str, preset: str, dtype: str, args: BenchmarkArguments) -> None:
@@ -299,4 +313,4 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

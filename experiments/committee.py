@@ -19,11 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from modeling_tlm.training.checks import ArgumentError, check_checkpoint_folder
+from modeling_tlm.training.run import run_cli
+
 from .common import classification_metrics, load_data, parse, predict, write_results
 
 
 @dataclass
-class CommitteeArguments:
+class CommitteeEvaluationArguments:
     members: list[str] = field(default_factory=list, metadata={"help": "fine-tuned member checkpoints"})
     min_size: int = field(default=2, metadata={"help": "evaluate every subset of the members at least this large"})
     combine: str = field(default="soft", metadata={"help": "soft | logits | vote"})
@@ -39,12 +42,12 @@ def main(argv: list[str] | None = None) -> dict:
     from modeling_tlm.data import load_tokenizer
 
     started = time.time()
-    data_args, cell, args = parse(CommitteeArguments, argv)
+    data_args, cell, args = parse(CommitteeEvaluationArguments, argv)
     if len(args.members) < max(args.min_size, 1):
-        raise SystemExit(f"error: --members lists {len(args.members)} checkpoints; --min_size is {args.min_size}")
-    for path in args.members + args.references:
-        if not (Path(path) / "config.json").exists():
-            raise SystemExit(f"error: --members {path}: no fine-tuned checkpoint there (config.json missing)")
+        raise ArgumentError(f"--members lists {len(args.members)} checkpoints; --min_size is {args.min_size}")
+    for flag, paths in (("--members", args.members), ("--references", args.references)):
+        for path in paths:
+            check_checkpoint_folder(path, flag)
     tokenizer = load_tokenizer(args.members[0])  # the members' own (FewRel: with the entity markers)
     task, tokenized = load_data(data_args, cell.seed, tokenizer)
     labels = {split: np.asarray(tokenized[split]["labels"]) for split in ("validation", "test")}
@@ -78,4 +81,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

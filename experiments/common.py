@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from modeling_tlm.training.checks import ArgumentError, check_cls_data_arguments
+
 
 @dataclass
 class CellArguments:
@@ -26,7 +28,8 @@ def parse(extra_type, argv: list[str] | None = None):
     data_args, cell_args, extra = HfArgumentParser((ClassificationDataArguments, CellArguments, extra_type)) \
         .parse_args_into_dataclasses(args=argv)
     if not cell_args.output_dir:
-        raise SystemExit("error: --output_dir is required")
+        raise ArgumentError("--output_dir is required")
+    check_cls_data_arguments(data_args)  # train_cls.py's own checks of the task arguments, before any loading
     return data_args, cell_args, extra
 
 

@@ -18,9 +18,20 @@ import dataclasses
 import itertools
 import os
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .cells import NO_DROPOUT, TOKENIZER, Cell, Model, Task
 from .recipe_grid import RECIPE
+
+class _Where(NamedTuple):
+    """Where a grid's cells read and write: the data folder, the grid's work folder, the tokenizer, the flags every
+    training command gets."""
+
+    data_dir: str
+    out: str
+    tokenizer: str
+    common: list[str]
+
 
 @dataclass
 class Grid:
@@ -71,103 +82,118 @@ class Grid:
 
     def cells(self, data_dir: str, workdir: str) -> list[Cell]:
         """Every command of the grid, in an order that respects dependencies (pre-training first)."""
-        out = os.path.join(workdir, self.name)
         tokenizer = self.tokenizer(data_dir)
-        common = ["--data_dir", data_dir, "--tokenizer_name", tokenizer, "--max_seq_length", str(self.max_seq_length),
-                  "--report_to", "none"]
-        cells: list[Cell] = []
+        where = _Where(data_dir, os.path.join(workdir, self.name), tokenizer,
+                       ["--data_dir", data_dir, "--tokenizer_name", tokenizer, "--max_seq_length",
+                        str(self.max_seq_length), "--report_to", "none"])
+        cells = self.pretrain_cells(where)
+        for task, seed in itertools.product(self.tasks, self.seeds):
+            cells += self.task_cells(where, task, seed)
+        return cells + self.overlap_cells(where) + [self.unigram_cell(where)] + self.latency_cells(where)
 
-        # Pre-training: the deep model at each size, every member at member_size.
-        corpus = (["--train_file", os.path.join(data_dir, self.train_file)] if self.train_file
+    def pretrain_cells(self, where: _Where) -> list[Cell]:
+        """The deep model at each size, every member at member_size."""
+        corpus = (["--train_file", os.path.join(where.data_dir, self.train_file)] if self.train_file
                   else ["--dataset_name", "wikipedia"])
-        pretrain_common = _without_data_dir(common) if self.hub_corpus else common
+        common = _without_data_dir(where.common) if self.hub_corpus else where.common
+        cells = []
         for model, size in self.pretrained_models():
             cid = self.pretrain_id(model, size)
-            argv = ["train_mlm.py", *model.args(), *pretrain_common, *corpus, "--pre_train_size", str(size),
+            argv = ["train_mlm.py", *model.args(), *common, *corpus, "--pre_train_size", str(size),
                     "--sequence_mode", self.sequence_mode, "--seed", str(self.pretrain_seed),
                     # the same draw of sequences as the overlap and unigram cells (their --seed)
                     "--data_sampling_seed", str(self.pretrain_seed),
                     "--per_device_train_batch_size", str(self.pretrain_batch_size),
-                    *self.pretrain_schedule(model), "--output_dir", os.path.join(out, cid), *self.pretrain_extra]
-            cells.append(Cell(cid, "pretrain", argv, os.path.join(out, cid),
+                    *self.pretrain_schedule(model), "--output_dir", os.path.join(where.out, cid), *self.pretrain_extra]
+            cells.append(Cell(cid, "pretrain", argv, os.path.join(where.out, cid),
                               meta=dict(model=model.name, role=_role(self, model), pre_train_size=size),
                               exclusive=self.recipe is not None))  # a timed run has the machine to itself
+        return cells
 
-        # Fine-tuning: every checkpoint and its from-scratch twin, on every task, with every seed.
+    def task_cells(self, where: _Where, task: Task, seed: int) -> list[Cell]:
+        """On one task with one seed: every checkpoint and its from-scratch twin fine-tuned, the TF-IDF peer on
+        exactly the same labelled samples, and the soft committees of the members."""
+        out = where.out
         twins = [self.deep] + (list(self.members) if self.scratch_members else [])
-        runs = self.pretrained_models() + [(m, None) for m in twins]
-        for task, seed in itertools.product(self.tasks, self.seeds):
-            for model, size in runs:
-                cid = self.finetune_id(model, size, task.name, seed)
-                start = (["--model_name_or_path", os.path.join(out, self.pretrain_id(model, size))] if size
-                         else [*model.args(), "--from_scratch"])
-                argv = ["train_cls.py", *start, *common, *task.data_args(), "--seed", str(seed),
-                        # each seed draws its own labelled sample, the one the TF-IDF and committee cells load
-                        "--data_sampling_seed", str(seed),
-                        "--per_device_train_batch_size", str(self.batch_size),
-                        "--num_train_epochs", str(task.epochs), "--learning_rate", str(task.learning_rate),
-                        "--output_dir", os.path.join(out, cid), *self.finetune_extra]
-                cells.append(Cell(cid, "finetune", argv, os.path.join(out, cid),
-                                  deps=[self.pretrain_id(model, size)] if size else [],
-                                  meta=dict(model=model.name, role=_role(self, model), pre_train_size=size,
-                                            task=task.name, seed=seed)))
-            # The practitioner's first try, on exactly the same labelled samples (same load_task arguments).
-            cid = f"tfidf-{task.name}-s{seed}"
-            argv = ["-m", "experiments.tfidf", "--data_dir", data_dir, *task.data_args(), "--seed", str(seed),
+        cells = []
+        for model, size in self.pretrained_models() + [(m, None) for m in twins]:
+            cid = self.finetune_id(model, size, task.name, seed)
+            start = (["--model_name_or_path", os.path.join(out, self.pretrain_id(model, size))] if size
+                     else [*model.args(), "--from_scratch"])
+            argv = ["train_cls.py", *start, *where.common, *task.data_args(), "--seed", str(seed),
+                    # each seed draws its own labelled sample, the one the TF-IDF and committee cells load
+                    "--data_sampling_seed", str(seed),
+                    "--per_device_train_batch_size", str(self.batch_size),
+                    "--num_train_epochs", str(task.epochs), "--learning_rate", str(task.learning_rate),
+                    "--output_dir", os.path.join(out, cid), *self.finetune_extra]
+            cells.append(Cell(cid, "finetune", argv, os.path.join(out, cid),
+                              deps=[self.pretrain_id(model, size)] if size else [],
+                              meta=dict(model=model.name, role=_role(self, model), pre_train_size=size,
+                                        task=task.name, seed=seed)))
+        # The practitioner's first try, on exactly the same labelled samples (same load_task arguments).
+        cid = f"tfidf-{task.name}-s{seed}"
+        argv = ["-m", "experiments.tfidf", "--data_dir", where.data_dir, *task.data_args(), "--seed", str(seed),
+                "--output_dir", os.path.join(out, cid)]
+        cells.append(Cell(cid, "tfidf", argv, os.path.join(out, cid), meta=dict(task=task.name, seed=seed)))
+        if self.committees():  # soft committees of the fine-tuned, independently pre-trained members
+            members = [self.finetune_id(m, self.member_size, task.name, seed) for m in self.members]
+            deep = self.finetune_id(self.deep, max(self.deep_sizes), task.name, seed)
+            cid = f"committee-{task.name}-s{seed}"
+            argv = ["-m", "experiments.committee", "--members", *[os.path.join(out, m) for m in members],
+                    "--references", os.path.join(out, deep),
+                    "--min_size", str(self.min_committee), "--data_dir", where.data_dir, *task.data_args(),
+                    "--seed", str(seed), "--max_seq_length", str(self.max_seq_length),
                     "--output_dir", os.path.join(out, cid)]
-            cells.append(Cell(cid, "tfidf", argv, os.path.join(out, cid), meta=dict(task=task.name, seed=seed)))
-            # Soft committees of the fine-tuned, independently pre-trained members.
-            if self.committees():
-                members = [self.finetune_id(m, self.member_size, task.name, seed) for m in self.members]
-                deep = self.finetune_id(self.deep, max(self.deep_sizes), task.name, seed)
-                cid = f"committee-{task.name}-s{seed}"
-                argv = ["-m", "experiments.committee", "--members", *[os.path.join(out, m) for m in members],
-                        "--references", os.path.join(out, deep),
-                        "--min_size", str(self.min_committee), "--data_dir", data_dir, *task.data_args(),
-                        "--seed", str(seed), "--max_seq_length", str(self.max_seq_length),
-                        "--output_dir", os.path.join(out, cid)]
-                cells.append(Cell(cid, "committee", argv, os.path.join(out, cid), deps=[*members, deep],
-                                  meta=dict(task=task.name, seed=seed, members=[m.name for m in self.members])))
+            cells.append(Cell(cid, "committee", argv, os.path.join(out, cid), deps=[*members, deep],
+                              meta=dict(task=task.name, seed=seed, members=[m.name for m in self.members])))
+        return cells
 
-        # Token overlap between each pre-training set of the deep model and each task. With the Hub's corpus the
-        # tasks come from the Hub too (the overlap command reads both from one place), so FewRel (local only) is left
-        # out there.
+    def _corpus_source(self, where: _Where) -> tuple[list[str], list[str]]:
+        """(--data_dir, --source) flags of the analyses that read the pre-training corpus themselves."""
+        data = [] if self.hub_corpus else ["--data_dir", where.data_dir]
+        return data, ["--source", os.path.join(where.data_dir, self.train_file)] if self.train_file else []
+
+    def overlap_cells(self, where: _Where) -> list[Cell]:
+        """Token overlap between each pre-training set of the deep model and each task. With the Hub's corpus the
+        tasks come from the Hub too (the overlap command reads both from one place), so FewRel (local only) is left
+        out there."""
+        data, source = self._corpus_source(where)
+        tasks = [t.name for t in self.tasks if not (self.hub_corpus and t.name == "fewrel")]
+        cells = []
         for size in self.deep_sizes:
             cid = f"overlap-{_k(size)}"
-            source = ["--source", os.path.join(data_dir, self.train_file)] if self.train_file else []
-            where = [] if self.hub_corpus else ["--data_dir", data_dir]
-            tasks = [t.name for t in self.tasks if not (self.hub_corpus and t.name == "fewrel")]
-            argv = ["-m", "modeling_tlm.data.overlap", *where, "--tokenizer_name", tokenizer,
+            argv = ["-m", "modeling_tlm.data", "overlap", *data, "--tokenizer_name", where.tokenizer,
                     *source, "--pre_train_size", str(size), "--sequence_mode", self.sequence_mode,
                     "--max_length", str(self.max_seq_length), "--seed", str(self.pretrain_seed),
                     "--task_name", *tasks, "--min_count", "1", "10",
-                    "--json", os.path.join(out, cid, "results.json")]
-            cells.append(Cell(cid, "overlap", argv, os.path.join(out, cid), meta=dict(pre_train_size=size)))
-
-        # The no-context reference for the MLM losses: unigram cross-entropy on the same held-out sequences.
-        where = [] if self.hub_corpus else ["--data_dir", data_dir]
-        source = ["--source", os.path.join(data_dir, self.train_file)] if self.train_file else []
-        sizes = sorted(set(self.deep_sizes) | {self.member_size})
-        argv = ["-m", "experiments.unigram", *where, *source, "--tokenizer_name", tokenizer,
-                "--sequence_mode", self.sequence_mode, "--max_length", str(self.max_seq_length),
-                "--pre_train_size", *map(str, sizes), "--seed", str(self.pretrain_seed),
-                "--output_dir", os.path.join(out, "unigram")]
-        cells.append(Cell("unigram", "unigram", argv, os.path.join(out, "unigram"), meta=dict(sizes=sizes)))
-
-        # Latency at batch 1 of the deep model, each member and each committee (first task, first seed), alone.
-        if self.committees():
-            task, seed, size = self.tasks[0].name, self.seeds[0], max(self.deep_sizes)
-            deep = self.finetune_id(self.deep, size, task, seed)
-            members = [self.finetune_id(m, self.member_size, task, seed) for m in self.members]
-            argv = ["-m", "experiments.latency", "--deep", os.path.join(out, deep),
-                    "--members", *[os.path.join(out, m) for m in members], "--min_size", str(self.min_committee),
-                    "--data_dir", data_dir, *self.tasks[0].data_args(), "--seed", str(seed),
-                    "--max_seq_length", str(self.max_seq_length), "--repeats", str(self.latency_repeats),
-                    "--output_dir", os.path.join(out, "latency")]
-            cells.append(Cell("latency", "latency", argv, os.path.join(out, "latency"), deps=[deep, *members],
-                              meta=dict(task=task, seed=seed), exclusive=True))
+                    "--json", os.path.join(where.out, cid, "results.json")]
+            cells.append(Cell(cid, "overlap", argv, os.path.join(where.out, cid), meta=dict(pre_train_size=size)))
         return cells
 
+    def unigram_cell(self, where: _Where) -> Cell:
+        """The no-context reference for the MLM losses: unigram cross-entropy on the same held-out sequences."""
+        data, source = self._corpus_source(where)
+        sizes = sorted(set(self.deep_sizes) | {self.member_size})
+        argv = ["-m", "experiments.unigram", *data, *source, "--tokenizer_name", where.tokenizer,
+                "--sequence_mode", self.sequence_mode, "--max_length", str(self.max_seq_length),
+                "--pre_train_size", *map(str, sizes), "--seed", str(self.pretrain_seed),
+                "--output_dir", os.path.join(where.out, "unigram")]
+        return Cell("unigram", "unigram", argv, os.path.join(where.out, "unigram"), meta=dict(sizes=sizes))
+
+    def latency_cells(self, where: _Where) -> list[Cell]:
+        """Latency at batch 1 of the deep model, each member and each committee (first task, first seed), alone."""
+        if not self.committees():
+            return []
+        task, seed, size = self.tasks[0].name, self.seeds[0], max(self.deep_sizes)
+        deep = self.finetune_id(self.deep, size, task, seed)
+        members = [self.finetune_id(m, self.member_size, task, seed) for m in self.members]
+        argv = ["-m", "experiments.latency", "--deep", os.path.join(where.out, deep),
+                "--members", *[os.path.join(where.out, m) for m in members], "--min_size", str(self.min_committee),
+                "--data_dir", where.data_dir, *self.tasks[0].data_args(), "--seed", str(seed),
+                "--max_seq_length", str(self.max_seq_length), "--repeats", str(self.latency_repeats),
+                "--output_dir", os.path.join(where.out, "latency")]
+        return [Cell("latency", "latency", argv, os.path.join(where.out, "latency"), deps=[deep, *members],
+                     meta=dict(task=task, seed=seed), exclusive=True)]
 
     def tokenizer(self, data_dir: str) -> str:
         if self.recipe:

@@ -1,6 +1,6 @@
 """Batch-1 inference latency of the fine-tuned deep model, each member, and each soft committee of the members.
 
-Timed with the committee benchmark's own round-robin (`benchmarks.committee_latency.time_group`: A B C, C B A, ...),
+Timed with the committee benchmark's own round-robin (`modeling_tlm.timing.forward_latencies`: A B C, C B A, ...),
 so load from other processes falls on every model alike. The input is a real test sequence of the task, of the test
 split's median length. Committees run fused on one device (the committee's eval path); "parallel" is the slowest
 member alone: the committee's latency when each member has its own device (the paper's low-latency argument).
@@ -19,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from modeling_tlm.training.checks import check_checkpoint_folder
+from modeling_tlm.training.run import run_cli
+
 from .common import load_data, parse, write_results
 
 
@@ -35,15 +38,18 @@ class LatencyCellArguments:
 def main(argv: list[str] | None = None) -> dict:
     import torch
 
-    from benchmarks.committee_latency import LatencyArguments, gflops_per_sequence, time_group
-    from modeling_tlm import TLMCommitteeForSequenceClassification, TLMForSequenceClassification
+    from modeling_tlm import (
+        TLMCommitteeForSequenceClassification,
+        TLMForSequenceClassification,
+    )
     from modeling_tlm.data import load_tokenizer
+    from modeling_tlm.timing import forward_latencies, gflops_per_sequence
 
     started = time.time()
     data_args, cell, args = parse(LatencyCellArguments, argv)
-    for path in [args.deep, *args.members]:
-        if not (Path(path) / "config.json").exists():
-            raise SystemExit(f"error: {path}: no fine-tuned checkpoint there (config.json missing)")
+    check_checkpoint_folder(args.deep, "--deep")
+    for path in args.members:
+        check_checkpoint_folder(path, "--members")
     torch.set_num_threads(args.threads)
     tokenizer = load_tokenizer(args.members[0])
     _, tokenized = load_data(data_args, cell.seed, tokenizer)
@@ -60,8 +66,8 @@ def main(argv: list[str] | None = None) -> dict:
             committees[" + ".join(subset)] = list(subset)
             models[" + ".join(subset)] = TLMCommitteeForSequenceClassification.from_members([names[n] for n in subset])
 
-    timing = time_group(models, input_ids, "fp32", LatencyArguments(
-        iters=args.repeats, min_iters=args.repeats, warmup=args.warmup, budget_s=float("inf")))  # ms per call
+    timing = forward_latencies(models, input_ids, "fp32", iters=args.repeats, warmup=args.warmup,
+                               min_iters=args.repeats)  # ms per call
     figures = {}
     for name, ms in timing.items():
         figures[name] = {"p50_ms": statistics.median(ms), "p95_ms": float(np.percentile(ms, 95)), "calls": len(ms),
@@ -82,4 +88,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

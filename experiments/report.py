@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from modeling_tlm.training.checks import ArgumentError
+from modeling_tlm.training.run import run_cli
+
 from .grids import GRIDS, Grid, get_grid
 from .stats import correlation_interval, mean_std, slope_interval, t_interval
 
@@ -30,7 +33,7 @@ MATCH_MARGIN = 0.01  # committee "matches" the deep model: at most 1 point of ac
 def load_cells(results_dir: Path, grid: str) -> list[dict]:
     folder = results_dir / grid
     if not folder.is_dir():
-        raise SystemExit(f"error: {folder}: no results; run `python -m experiments.run --grid {grid}` first")
+        raise ArgumentError(f"{folder}: no results; run `python -m experiments.run --grid {grid}` first")
     cells = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     return [c for c in cells if c.get("status") == "done"]
 
@@ -655,4 +658,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

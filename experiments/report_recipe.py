@@ -166,14 +166,12 @@ def plot_learning_curve(res: RecipeResults, budgets: list[float], plots: Path) -
 def section_variants(res: RecipeResults) -> list[str]:
     """The recipe with one choice changed at one budget of the learning curve, beside the recipe at that budget."""
     rows = []
-    for variant in res.grid.variants:
-        minutes = variant.minutes
-        arms = [("the recipe", res.pretrain.get(f"pt-{res.grid.budget_id(minutes)}"), None),
-                (f"`{variant.name}`: {variant.what}", res.pretrain.get(f"pt-{res.grid.budget_id(minutes)}-{variant.name}"),
-                 variant.name)]
-        for label, cell, name in arms:
-            if cell is None:
-                continue
+    for minutes in sorted({variant.minutes for variant in res.grid.variants}, reverse=True):
+        budget = res.grid.budget_id(minutes)
+        finished = [(f"`{v.name}`: {v.what}", res.pretrain[f"pt-{budget}-{v.name}"], v.name)
+                    for v in res.grid.variants if v.minutes == minutes and f"pt-{budget}-{v.name}" in res.pretrain]
+        recipe = [("the recipe", res.pretrain[f"pt-{budget}"], None)] if finished and f"pt-{budget}" in res.pretrain else []
+        for label, cell, name in recipe + finished:  # the recipe once per budget, beside its finished variants
             m = _mlm(cell)
             rows.append([f"{minutes:g} min", label, f"{m['steps']:,}", f"{m['tokens'] / 1e6:.1f}M", f"{m['loss']:.3f}",
                          _gap(m), *[ci_text(res.gains(minutes, s, name)) for s in res.settings]])

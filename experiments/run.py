@@ -30,6 +30,8 @@ from pathlib import Path
 
 from modeling_tlm.training.files import write_json
 from modeling_tlm.training.progress import read_progress
+from modeling_tlm.training.checks import ArgumentError
+from modeling_tlm.training.run import run_cli
 
 from .cells import Cell
 from .grids import GRIDS, get_grid
@@ -161,8 +163,16 @@ class Estimator:
                 return "unknown until a cell finishes"
             total += guess
         for r in running:
-            total += max((self.guess(r.cell.kind) or 0.0) - (time.time() - r.started), 0.0)
+            total += self.running_left(r)
         return f"~{fmt(total / jobs)}"
+
+    def running_left(self, r: Running) -> float:
+        """From the cell's own progress.json where it has one (elapsed x (1 - f) / f); else the kind's mean."""
+        elapsed = time.time() - r.started
+        fraction = (read_progress(r.cell.output_dir) or {}).get("fraction") or 0.0
+        if fraction > 0.01:
+            return elapsed * (1 - fraction) / fraction
+        return max((self.guess(r.cell.kind) or 0.0) - elapsed, 0.0)
 
 
 def _die_with_parent() -> None:
@@ -182,6 +192,8 @@ def start_cell(argv: list[str], env: dict, log) -> subprocess.Popen:
 
 def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, jobs: int = 1,
              only: str | None = None, list_only: bool = False) -> int:
+    """Run the grid's unfinished cells (those matching `only`), `jobs` at a time, in dependency order; the exit
+    status: 0 if every cell is done, 1 if any failed or was skipped."""
     grid = get_grid(grid_name)
     cells = grid.cells(data_dir, workdir)
     check_order(cells)
@@ -194,104 +206,134 @@ def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, job
         for i, c in enumerate(cells, 1):
             print(f"{i:4d} {'done' if c.id in done else 'todo':4s} {c.kind:9s} {c.id}")
         return 0
-    estimator = Estimator()
-    for c in cells:
-        if c.id in done:
-            estimator.add(c.kind, json.loads(result_path(results_dir, grid.name, c.id).read_text())["duration_s"])
-    index = {c.id: i for i, c in enumerate(cells, 1)}
-    pending = [c for c in cells if c.id not in done]
-    total = len(cells)
-    print(f"grid {grid.name}: {total} cells, {total - len(pending)} already done, {len(pending)} to run, {jobs} at a time "
-          f"(results: {results_dir / grid.name}, logs: {Path(workdir) / grid.name / 'logs'})", flush=True)
-    shared_threads = 1 if jobs > 1 else (os.cpu_count() or 1)
+    return GridRun(grid.name, cells, done, Path(workdir), results_dir, jobs).run()
 
-    def cell_env(cell: Cell) -> tuple[dict, int]:
+
+class GridRun:
+    """One invocation of the runner: launches ready cells, collects finished ones, reports progress."""
+
+    def __init__(self, grid: str, cells: list[Cell], done: set[str], workdir: Path, results_dir: Path, jobs: int):
+        self.grid, self.cells, self.done, self.workdir, self.results_dir, self.jobs = \
+            grid, cells, done, workdir, results_dir, jobs
+        self.index = {c.id: i for i, c in enumerate(cells, 1)}
+        self.pending = [c for c in cells if c.id not in done]
+        self.running: list[Running] = []
+        self.failed: set[str] = set()
+        self.estimator = Estimator()
+        for c in cells:
+            if c.id in done:
+                self.estimator.add(c.kind, json.loads(result_path(results_dir, grid, c.id).read_text())["duration_s"])
+        self.shared_threads = 1 if jobs > 1 else (os.cpu_count() or 1)
+        self.start = self.last_beat = time.time()
+
+    def run(self) -> int:
+        total = len(self.cells)
+        print(f"grid {self.grid}: {total} cells, {total - len(self.pending)} already done, {len(self.pending)} to run, "
+              f"{self.jobs} at a time (results: {self.results_dir / self.grid}, logs: {self.workdir / self.grid / 'logs'})",
+              flush=True)
+        signal.signal(signal.SIGTERM, self.stop_children)
+        signal.signal(signal.SIGINT, self.stop_children)
+        while self.pending or self.running:
+            self.skip_blocked()
+            self.launch_ready()
+            time.sleep(0.5)
+            self.collect_finished()
+            self.heartbeat()
+        print(f"grid {self.grid}: {self.done_count()}/{total} cells done, {len(self.failed)} failed or skipped, "
+              f"this run {fmt(time.time() - self.start)}", flush=True)
+        return 1 if self.failed else 0
+
+    def done_count(self) -> int:
+        return sum(c.id in self.done for c in self.cells)
+
+    def left(self) -> str:
+        return self.estimator.left(self.pending, self.running, self.jobs)
+
+    def cell_env(self, cell: Cell) -> tuple[dict, int]:
         """An exclusive cell runs alone and gets every core; others share the machine, one thread each."""
-        threads = (os.cpu_count() or 1) if cell.exclusive else shared_threads
+        threads = (os.cpu_count() or 1) if cell.exclusive else self.shared_threads
         # The Hub settings are the user's: the paper grid reads Wikipedia from the Hub; set HF_HUB_OFFLINE=1 offline.
         return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                     TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1"), threads
-    running: list[Running] = []
-    failed: set[str] = set()
-    start = time.time()
-    last_beat = start
 
-    def stop_children(signum, frame):
-        for r in running:  # children run in their own process groups; end them with us
+    def skip_blocked(self) -> None:
+        """Cells whose dependencies failed or are not run (--only) cannot run: skipped, and counted as failed."""
+        coming = {c.id for c in self.pending} | {r.cell.id for r in self.running}
+        for c in [c for c in self.pending
+                  if any(d in self.failed or (d not in self.done and d not in coming) for d in c.deps)]:
+            print(f"[{self.index[c.id]}/{len(self.cells)}] {c.id}: skipped, it depends on a failed cell or one not run "
+                  f"(--only)", flush=True)
+            self.pending.remove(c)
+            self.failed.add(c.id)
+
+    def launch_ready(self) -> None:
+        """Start what is ready: dependencies done, a free slot, and exclusive cells only on an idle machine."""
+        for c in list(self.pending):
+            if len(self.running) >= self.jobs or any(r.cell.exclusive for r in self.running):
+                break
+            if not all(d in self.done for d in c.deps):
+                continue
+            if c.exclusive and self.running:
+                break  # wait for the machine to be idle; keep the order so it is not starved
+            self.launch(c)
+            if c.exclusive:
+                break
+
+    def launch(self, c: Cell) -> None:
+        log = self.workdir / self.grid / "logs" / f"{c.id}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        Path(c.output_dir).mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as f:
+            f.write(f"\n=== {datetime.datetime.now().isoformat(timespec='seconds')} {command_text(c.argv)}\n".encode())
+            env, threads = self.cell_env(c)
+            process = start_cell(c.argv, env, f)
+        self.running.append(Running(c, self.index[c.id], process, time.time(), log, threads))
+        self.pending.remove(c)
+        print(f"[{self.index[c.id]}/{len(self.cells)}] {c.id}: started ({c.kind})", flush=True)
+
+    def collect_finished(self) -> None:
+        """Record every cell that ended: its JSON in results/, done or failed."""
+        for r in list(self.running):
+            rc = r.process.poll()
+            if rc is None:
+                continue
+            self.running.remove(r)
+            ok = rc == 0 and (Path(r.cell.output_dir) / "results.json").exists()
+            data = record(r.cell, self.grid, "done" if ok else "failed", r.started, r.threads, r.log, rc)
+            write_json(result_path(self.results_dir, self.grid, r.cell.id), data)
+            if ok:
+                self.done.add(r.cell.id)
+                self.estimator.add(r.cell.kind, data["duration_s"])
+            else:
+                self.failed.add(r.cell.id)
+            status = "done" if ok else f"FAILED (exit {rc}; log {r.log})"
+            print(f"[{r.index}/{len(self.cells)}] {r.cell.id}: {status} in {fmt(data['duration_s'])}; "
+                  f"{self.done_count()}/{len(self.cells)} done, elapsed {fmt(time.time() - self.start)}, "
+                  f"left {self.left()}", flush=True)
+
+    def heartbeat(self) -> None:
+        """Every HEARTBEAT_S, where each running cell is (from its progress.json)."""
+        if not self.running or time.time() - self.last_beat <= HEARTBEAT_S:
+            return
+        self.last_beat = time.time()
+        states = [" ".join(filter(None, [r.cell.id, fmt(time.time() - r.started), cell_progress(r.cell)]))
+                  for r in self.running]
+        print(f"  running: {'; '.join(states)} | elapsed {fmt(time.time() - self.start)}, left {self.left()}",
+              flush=True)
+
+    def stop_children(self, signum, frame):
+        for r in self.running:  # children run in their own process groups; end them with us
             try:
                 os.killpg(r.process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        for r in running:
+        for r in self.running:
             try:
                 r.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(r.process.pid, signal.SIGKILL)
         print(f"stopped by signal {signum}; rerun the same command to resume", flush=True)
         sys.exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, stop_children)
-    signal.signal(signal.SIGINT, stop_children)
-
-    while pending or running:
-        # Launch what is ready: dependencies done, a free slot, and exclusive cells only on an idle machine.
-        coming = {c.id for c in pending} | {r.cell.id for r in running}
-        blocked = [c for c in pending if any(d in failed or (d not in done and d not in coming) for d in c.deps)]
-        for c in blocked:
-            print(f"[{index[c.id]}/{total}] {c.id}: skipped, it depends on a failed cell or one not run "
-                  f"(--only)", flush=True)
-            pending.remove(c)
-            failed.add(c.id)
-        for c in list(pending):
-            if len(running) >= jobs or any(r.cell.exclusive for r in running):
-                break
-            if not all(d in done for d in c.deps):
-                continue
-            if c.exclusive and running:
-                break  # wait for the machine to be idle; keep the order so it is not starved
-            log = Path(workdir) / grid.name / "logs" / f"{c.id}.log"
-            log.parent.mkdir(parents=True, exist_ok=True)
-            Path(c.output_dir).mkdir(parents=True, exist_ok=True)
-            with open(log, "ab") as f:
-                f.write(f"\n=== {datetime.datetime.now().isoformat(timespec='seconds')} {command_text(c.argv)}\n"
-                        .encode())
-                env, threads = cell_env(c)
-                process = start_cell(c.argv, env, f)
-            running.append(Running(c, index[c.id], process, time.time(), log, threads))
-            pending.remove(c)
-            print(f"[{index[c.id]}/{total}] {c.id}: started ({c.kind})", flush=True)
-            if c.exclusive:
-                break
-
-        time.sleep(0.5)
-        for r in list(running):
-            rc = r.process.poll()
-            if rc is None:
-                continue
-            running.remove(r)
-            ok = rc == 0 and (Path(r.cell.output_dir) / "results.json").exists()
-            data = record(r.cell, grid.name, "done" if ok else "failed", r.started, r.threads, r.log, rc)
-            write_json(result_path(results_dir, grid.name, r.cell.id), data)
-            if ok:
-                done.add(r.cell.id)
-                estimator.add(r.cell.kind, data["duration_s"])
-            else:
-                failed.add(r.cell.id)
-            status = "done" if ok else f"FAILED (exit {rc}; log {r.log})"
-            print(f"[{r.index}/{total}] {r.cell.id}: {status} in {fmt(data['duration_s'])}; "
-                  f"{sum(c.id in done for c in cells)}/{total} done, elapsed {fmt(time.time() - start)}, "
-                  f"left {estimator.left(pending, running, jobs)}", flush=True)
-
-        if running and time.time() - last_beat > HEARTBEAT_S:
-            last_beat = time.time()
-            states = [" ".join(filter(None, [r.cell.id, fmt(time.time() - r.started), cell_progress(r.cell)]))
-                      for r in running]
-            print(f"  running: {'; '.join(states)} | elapsed {fmt(time.time() - start)}, "
-                  f"left {estimator.left(pending, running, jobs)}", flush=True)
-
-    print(f"grid {grid.name}: {sum(c.id in done for c in cells)}/{total} cells done, {len(failed)} failed or skipped, "
-          f"this run {fmt(time.time() - start)}", flush=True)
-    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,14 +348,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default=None, help="regular expression: run only the cells whose id matches")
     p.add_argument("--list", action="store_true", help="list the cells and whether they are done; run nothing")
     args = p.parse_args(argv)
+    if args.only:
+        try:
+            re.compile(args.only)
+        except re.error as e:
+            raise ArgumentError(f"--only {args.only!r}: not a regular expression ({e})") from None
     if args.jobs < 1:
-        p.error(f"--jobs must be at least 1, got {args.jobs}")
+        raise ArgumentError(f"--jobs must be at least 1, got {args.jobs}")
     data = Path(args.data_dir)
     if not data.is_dir():
-        p.error(f"--data_dir {args.data_dir}: no such folder (expected the layout of ../shared/data)")
+        raise ArgumentError(f"--data_dir {args.data_dir}: no such folder (expected the layout of ../shared/data)")
     results_dir = args.results_dir or ("runs/results" if args.grid == "tiny" else "results")
     return run_grid(args.grid, args.data_dir, args.workdir, Path(results_dir), args.jobs, args.only, args.list)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

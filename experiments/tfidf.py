@@ -16,6 +16,9 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from modeling_tlm.training.checks import ArgumentError
+from modeling_tlm.training.run import run_cli
+
 from .common import classification_metrics, load_data, parse, write_results
 
 # Searched on the validation slice: word n-grams and the inverse regularisation strength (a small grid: the fits
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
     task, _ = load_data(data_args, cell.seed)
     split = {name: (list(ds["text"]), np.asarray(ds["label"])) for name, ds in task.dataset.items()}
     if len(split["validation"][0]) == 0:
-        raise SystemExit("error: the task has no validation slice (--validation_split_percentage 0); "
+        raise ArgumentError("the task has no validation slice (--validation_split_percentage 0); "
                          "the TF-IDF settings are chosen on it")
 
     search = []
@@ -69,4 +72,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

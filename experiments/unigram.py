@@ -15,11 +15,18 @@ import math
 
 import numpy as np
 
+from modeling_tlm.training.run import run_cli
+
 from .common import write_results
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from modeling_tlm.data import build_mlm_datasets, load_pretraining_texts, load_tokenizer, special_token_ids
+    from modeling_tlm.data import (
+        build_mlm_datasets,
+        load_pretraining_texts,
+        load_tokenizer,
+        special_token_ids,
+    )
     from modeling_tlm.data.overlap import token_counts, unigram_cross_entropy
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,4 +60,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -7,7 +7,7 @@ and, relatively, the member config beside it.
 
 from transformers import PreTrainedConfig
 
-from .configuration_tlm import TLMConfig
+from .configuration_tlm import SPECIAL_TOKEN_ID_FIELDS, TLMConfig
 
 # How the members' outputs become the committee's (see `combine_member_logits` in modeling_committee.py).
 COMBINE_MODES = ("soft", "logits", "vote")
@@ -20,7 +20,7 @@ AUTO_MAP = {
 # Keys of a member's config dict that describe the checkpoint it came from, not the member: dropped when stored.
 _NOT_MEMBER_FIELDS = ("transformers_version", "auto_map", "architectures", "_name_or_path", "dtype")
 # What members must agree on to share one tokenizer: the vocabulary size and the special-token ids.
-VOCAB_FIELDS = ("vocab_size", "pad_token_id", "cls_token_id", "sep_token_id", "mask_token_id")
+VOCAB_FIELDS = ("vocab_size", *SPECIAL_TOKEN_ID_FIELDS)
 
 
 class TLMCommitteeConfig(PreTrainedConfig):

@@ -21,6 +21,9 @@ AUTO_MAP = {
     "AutoModelForSequenceClassification": "modeling_tlm.TLMForSequenceClassification",
 }
 
+# The special tokens' ids a TLMConfig records; the tokenizer must give the same ids (checked when one is loaded).
+SPECIAL_TOKEN_ID_FIELDS = ("pad_token_id", "cls_token_id", "sep_token_id", "mask_token_id")
+
 # The paper's models. Head size is 64 throughout, the FFN is 4x hidden and sequences are 128 tokens (the defaults),
 # so a preset only names depth, width and the convolutional front end. Parameter counts: see the README's table.
 PRESETS: dict[str, dict] = {
@@ -147,7 +150,7 @@ class TLMConfig(PreTrainedConfig):
             value = getattr(self, field)
             if value is not None and not 0.0 <= value < 1.0:
                 raise ValueError(f"TLMConfig.{field} must be in [0, 1), got {value!r}")
-        for field in ("pad_token_id", "cls_token_id", "sep_token_id", "mask_token_id"):
+        for field in SPECIAL_TOKEN_ID_FIELDS:
             value = getattr(self, field)
             if value is not None and not 0 <= value < self.vocab_size:
                 raise ValueError(f"TLMConfig.{field} ({value}) must lie in [0, vocab_size={self.vocab_size})")
@@ -188,4 +191,4 @@ class TLMConfig(PreTrainedConfig):
         return cls(**fields)
 
 
-__all__ = ["TLMConfig", "PRESETS"]
+__all__ = ["TLMConfig", "PRESETS", "SPECIAL_TOKEN_ID_FIELDS"]

@@ -26,7 +26,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .configuration_committee import TLMCommitteeConfig, label_difference, vocab_difference
 from .configuration_tlm import TLMConfig
-from .modeling_tlm import TLMForSequenceClassification, _attention_bias
+from .modeling_tlm import TLMForSequenceClassification, _attention_bias, load_without_missing_weights
 
 # Config fields that decide the members' weight shapes and eval-mode forward: members equal on all of them are fused.
 _ARCHITECTURE_FIELDS = (
@@ -102,15 +102,8 @@ class TLMCommitteeForSequenceClassification(PreTrainedModel):
     def from_pretrained(cls, *args, **kwargs):
         """`PreTrainedModel.from_pretrained`, but a committee checkpoint that lacks member weights is an error (they
         would otherwise be initialised at random with only a warning)."""
-        wants_info = kwargs.pop("output_loading_info", False)
-        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
-        missing = [key for key in info["missing_keys"] if "num_batches_tracked" not in key]
-        if missing:
-            raise ValueError(
-                f"Committee checkpoint {args[0] if args else kwargs.get('pretrained_model_name_or_path')!r} lacks "
-                f"member weights: {missing[:8]}{' ...' if len(missing) > 8 else ''}"
-            )
-        return (model, info) if wants_info else model
+        return load_without_missing_weights(super().from_pretrained, args, kwargs, may_be_missing=lambda key: False,
+                                            problem="is a committee that lacks member weights")
 
     @classmethod
     def from_members(cls, members, combine: str = "soft", **load_kwargs) -> "TLMCommitteeForSequenceClassification":

@@ -223,20 +223,26 @@ class TLMPreTrainedModel(PreTrainedModel):
         not match its weights (e.g. conv layers the checkpoint never had). Only the heads may be missing, so an MLM
         checkpoint still loads into a classifier with a fresh pooler and classifier.
         """
-        wants_info = kwargs.pop("output_loading_info", False)
-        model, info = super().from_pretrained(*args, output_loading_info=True, **kwargs)
         prefix = f"{cls.base_model_prefix}."
-        missing = [
-            key for key in info["missing_keys"]
-            if not key.removeprefix(prefix).startswith(cls._head_prefixes) and "num_batches_tracked" not in key
-        ]
-        if missing:
-            raise ValueError(
-                f"Checkpoint {args[0] if args else kwargs.get('pretrained_model_name_or_path')!r} does not match its "
-                f"config: encoder weights missing from it: {missing[:8]}{' ...' if len(missing) > 8 else ''}. "
-                "Check num_conv_layers / num_hidden_layers in config.json against the saved weights."
-            )
-        return (model, info) if wants_info else model
+        return load_without_missing_weights(
+            super().from_pretrained, args, kwargs,
+            may_be_missing=lambda key: key.removeprefix(prefix).startswith(cls._head_prefixes),
+            problem="does not match its config: encoder weights missing from it",
+            hint="Check num_conv_layers / num_hidden_layers in config.json against the saved weights.",
+        )
+
+
+def load_without_missing_weights(from_pretrained, args, kwargs, may_be_missing, problem: str, hint: str = ""):
+    """`from_pretrained(*args, **kwargs)`, raising ValueError if weights other than `may_be_missing(key)` (and
+    BatchNorm's step counters) are missing from the checkpoint; honours `output_loading_info`."""
+    wants_info = kwargs.pop("output_loading_info", False)
+    model, info = from_pretrained(*args, output_loading_info=True, **kwargs)
+    missing = [key for key in info["missing_keys"] if not may_be_missing(key) and "num_batches_tracked" not in key]
+    if missing:
+        name = args[0] if args else kwargs.get("pretrained_model_name_or_path")
+        raise ValueError(f"Checkpoint {name!r} {problem}: {missing[:8]}{' ...' if len(missing) > 8 else ''}"
+                         + (f". {hint}" if hint else ""))
+    return (model, info) if wants_info else model
 
 
 class TLMModel(TLMPreTrainedModel):

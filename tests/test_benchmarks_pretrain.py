@@ -4,8 +4,10 @@ TLMForMaskedLM it measures: each must leave the loss and gradients what dense BE
 import pytest
 import torch
 
-from benchmarks.common import in_fresh_process, interleaved_windows, peak_memory, reset_peak_memory
+from benchmarks.common import in_fresh_process, peak_memory, reset_peak_memory
 from modeling_tlm import TLMConfig, TLMForMaskedLM
+from modeling_tlm.timing import interleaved_windows
+from modeling_tlm.training import ArgumentError
 
 MIB = 2**20
 
@@ -111,13 +113,13 @@ def test_benchmark_smoke(data_dir, tmp_path):
 def test_benchmark_rejects_bad_flags_before_work(data_dir, tmp_path):
     from benchmarks.pretrain_throughput import main
 
-    with pytest.raises(ValueError, match="unknown preset 'bert-7'"):
+    with pytest.raises(ValueError, match="--presets 'bert-7' is unknown"):
         main(["--presets", "bert-7", "--output_dir", str(tmp_path)])
     with pytest.raises(ValueError, match="conv front end"):
         main(["--presets", "bert-1-conv2-k3-d64", "--output_dir", str(tmp_path)])
     with pytest.raises(ValueError, match="unknown dtype 'fp16'"):
         main(["--dtypes", "fp16", "--output_dir", str(tmp_path)])
-    with pytest.raises(FileNotFoundError, match="--corpus"):
+    with pytest.raises(ArgumentError, match="--corpus"):
         main(["--corpus", str(tmp_path / "missing"), "--data_dir", str(data_dir), "--output_dir", str(tmp_path)])
 
 

@@ -1,12 +1,15 @@
 """Token overlap: hand-checkable numbers, special tokens, and the command on a tiny data folder."""
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from datasets import Dataset, DatasetDict
 
 from modeling_tlm.data import DataError, token_counts, token_overlap
-from modeling_tlm.data.overlap import main as overlap_main
+from modeling_tlm.data.__main__ import main as data_main
 from tests.conftest import TOY_SENTENCES
 
 pytestmark = pytest.mark.usefixtures("datasets_cache")
@@ -58,11 +61,21 @@ def test_overlap_command_on_a_tiny_data_folder(tmp_path, toy_tokenizer_dir, caps
     (tmp_path / "ag_news" / "classes.txt").write_text("World\nSports\nBusiness\nSci/Tech\n", encoding="utf-8")
     args = ["--data_dir", str(tmp_path), "--tokenizer_name", str(toy_tokenizer_dir), "--task_name", "ag_news",
             "--max_length", "16", "--pre_train_size", "10", "--min_eval_sequences", "2", "--min_count", "1", "1000"]
-    rows = overlap_main(args + ["--json", str(tmp_path / "o.json")])
+    rows = data_main(["overlap", *args, "--json", str(tmp_path / "o.json")])
     out = capsys.readouterr().out
     assert "token_share" in out and "ag_news" in out
     assert [r["min_count"] for r in rows] == [1, 1000]
     assert 0 < rows[0]["token_share"] < 1 and rows[1]["token_share"] == 0  # "zebra" is never seen
     assert json.loads((tmp_path / "o.json").read_text()) == rows
-    overlap_main(args + ["--json", "-"])
+    data_main(["overlap", *args, "--json", "-"])
     assert json.loads(capsys.readouterr().out) == rows
+
+
+def test_the_data_command_names_bad_input_and_exits_2(tmp_path):
+    """`python -m modeling_tlm.data` follows the training scripts' convention: `error: ...`, status 2, no traceback."""
+    result = subprocess.run([sys.executable, "-m", "modeling_tlm.data", "sequences", "--source", str(tmp_path / "nope"),
+                             "--tokenizer_name", str(tmp_path / "no-tokenizer")], capture_output=True, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "no-tokenizer" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -161,8 +161,9 @@ def _training_batches_padding(tmp_path, data_dir, sampling: str) -> int:
     """Padding tokens over one epoch of train_cls.py's training batches; checks each batch's width on the way."""
     argv = cls_args(data_dir, tmp_path / sampling, "--from_scratch", "--model_preset", "tiny", "--config_overrides",
                     TINY, "--max_seq_length", "128", "--train_sampling_strategy", sampling, samples=32)
-    model_args, _, training_args, tokenizer, config, task, dataset, _ = train_cls.prepare(argv)
-    trainer = train_cls.build_trainer(model_args, training_args, tokenizer, config, task, dataset)
+    run = train_cls.prepare(argv)
+    trainer = train_cls.build_trainer(run)
+    dataset = run.dataset
     widths, padding = [], 0
     for batch in trainer.get_train_dataloader():
         assert batch["input_ids"].shape[1] == batch["attention_mask"].sum(1).max()  # no column of padding only

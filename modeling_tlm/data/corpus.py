@@ -18,13 +18,11 @@ the training set of size N is the first N of one seeded permutation of the rest:
 
 Command line (counts and timings)::
 
-    python -m modeling_tlm.data.corpus --data_dir ../shared/data --tokenizer_name ../shared/data/bert-base-uncased
+    python -m modeling_tlm.data sequences --data_dir ../shared/data --tokenizer_name ../shared/data/bert-base-uncased
 """
 from __future__ import annotations
 
-import argparse
 import math
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,7 +33,7 @@ import pyarrow.compute as pc
 from datasets import Dataset, DatasetDict, Features, IterableDataset, IterableDatasetDict, Sequence, Value
 
 from .common import DataError, cached_dataset, file_signature, fingerprint, load_hub_dataset, read_utf8, require_path
-from .tokenization import load_tokenizer, tokenizer_fingerprint
+from .tokenization import tokenizer_fingerprint
 
 WIKIPEDIA_HUB_ID = "wikimedia/wikipedia"
 WIKIPEDIA_HUB_CONFIG = "20231101.en"
@@ -350,29 +348,39 @@ def build_mlm_datasets(
         raise DataError("the tokenizer needs [CLS], [SEP] and [PAD] tokens (a BERT-style tokenizer)")
     if "text" not in (texts.column_names or ["text"]):
         raise DataError(f"the texts need a 'text' column; they have {texts.column_names}")
-    tok_fp = tokenizer_fingerprint(tokenizer)
     if isinstance(texts, IterableDataset):
         return _build_streaming(texts, tokenizer, max_length, sequence_mode, pre_train_size, min_eval_sequences, seed)
+    build = _article_head_datasets if sequence_mode == "article_head" else _packed_datasets
+    return build(texts, tokenizer, max_length, pre_train_size, eval_fraction, min_eval_sequences, seed, num_proc)
+
+
+def _article_head_datasets(texts, tokenizer, max_length, pre_train_size, eval_fraction, min_eval_sequences, seed,
+                           num_proc) -> DatasetDict:
+    """One padded sequence per article: its first `max_length` tokens; the held-out articles drawn first."""
     rng = np.random.default_rng(seed)
+    tok_fp = tokenizer_fingerprint(tokenizer)
+    total = len(texts)  # one sequence per article
+    n_eval = _eval_size(total, eval_fraction, min_eval_sequences)
+    if total == 0 or n_eval >= total:
+        raise _too_few("sequences (one per article)", total, n_eval, max_length)
+    order = rng.permutation(total)
+    eval_idx, pool = order[:n_eval], order[n_eval:]
+    _check_size(pre_train_size, len(pool), n_eval, max_length, "article_head")
+    train_idx = pool[:pre_train_size] if pre_train_size else pool
+    # Tokenize only the selected articles (the paper's way): cheap even for the full 6.4M-article dump.
+    parts = {}
+    for name, idx in (("train", train_idx), ("validation", eval_idx)):
+        sel = texts.select(idx)
+        parts[name] = _article_heads(
+            sel, tokenizer, max_length, num_proc, fingerprint("heads", sel._fingerprint, tok_fp, max_length)
+        )
+    return DatasetDict(parts)
 
-    if sequence_mode == "article_head":
-        total = len(texts)  # one sequence per article
-        n_eval = _eval_size(total, eval_fraction, min_eval_sequences)
-        if total == 0 or n_eval >= total:
-            raise _too_few("sequences (one per article)", total, n_eval, max_length)
-        order = rng.permutation(total)
-        eval_idx, pool = order[:n_eval], order[n_eval:]
-        _check_size(pre_train_size, len(pool), n_eval, max_length, "article_head")
-        train_idx = pool[:pre_train_size] if pre_train_size else pool
-        # Tokenize only the selected articles (the paper's way): cheap even for the full 6.4M-article dump.
-        parts = {}
-        for name, idx in (("train", train_idx), ("validation", eval_idx)):
-            sel = texts.select(idx)
-            parts[name] = _article_heads(
-                sel, tokenizer, max_length, num_proc, fingerprint("heads", sel._fingerprint, tok_fp, max_length)
-            )
-        return DatasetDict(parts)
 
+def _packed_datasets(texts, tokenizer, max_length, pre_train_size, eval_fraction, min_eval_sequences, seed,
+                     num_proc) -> DatasetDict:
+    """Packed blocks of `max_length` tokens (no padding); the held-out slice made of whole documents."""
+    rng = np.random.default_rng(seed)
     docs = tokenize_documents(texts, tokenizer, num_proc)
     lengths = pc.list_value_length(docs.data.column("input_ids")).to_numpy(zero_copy_only=False).astype(np.int64) + 1
     body = max_length - 2
@@ -434,45 +442,3 @@ def _build_streaming(
         )
     train = seqs.skip(n_eval)
     return IterableDatasetDict({"train": train.take(size) if size else train, "validation": seqs.take(n_eval)})
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Command line: counts and timings
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description="Build the MLM pre-training sequences and report counts and timings.")
-    p.add_argument("--source", default="wikipedia", help="'wikipedia' or a file/folder path")
-    p.add_argument("--data_dir", default=None, help="local data folder laid out like ../shared/data")
-    p.add_argument("--tokenizer_name", default="bert-base-uncased", help="Hub id or tokenizer folder")
-    p.add_argument("--text_column", default="text")
-    p.add_argument("--max_length", type=int, default=128)
-    p.add_argument("--sequence_mode", choices=SEQUENCE_MODES, default="packed")
-    p.add_argument("--pre_train_size", type=int, default=None)
-    p.add_argument("--eval_fraction", type=float, default=0.01)
-    p.add_argument("--min_eval_sequences", type=int, default=256)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--num_proc", type=int, default=None)
-    args = p.parse_args(argv)
-
-    start = time.perf_counter()
-    tokenizer = load_tokenizer(args.tokenizer_name)
-    texts = load_pretraining_texts(args.source, data_dir=args.data_dir, text_column=args.text_column,
-                                   num_proc=args.num_proc)
-    loaded = time.perf_counter()
-    dd = build_mlm_datasets(
-        texts, tokenizer, max_length=args.max_length, sequence_mode=args.sequence_mode,
-        pre_train_size=args.pre_train_size, eval_fraction=args.eval_fraction,
-        min_eval_sequences=args.min_eval_sequences, seed=args.seed, num_proc=args.num_proc,
-    )
-    done = time.perf_counter()
-    n_train, n_val = len(dd["train"]), len(dd["validation"])
-    print(f"documents: {len(texts)}")
-    print(f"sequences of {args.max_length} tokens ({args.sequence_mode}): {n_train + n_val} "
-          f"(train {n_train}, validation {n_val})")
-    print(f"time: {done - start:.1f} s (loading texts {loaded - start:.1f} s, sequences {done - loaded:.1f} s)")
-
-
-if __name__ == "__main__":
-    main()

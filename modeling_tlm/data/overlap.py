@@ -7,14 +7,11 @@ For a task we report, with special tokens left out on both sides:
 
 Command line (one row per task and threshold)::
 
-    python -m modeling_tlm.data.overlap --data_dir ../shared/data --tokenizer_name ../shared/data/bert-base-uncased \\
+    python -m modeling_tlm.data overlap --data_dir ../shared/data --tokenizer_name ../shared/data/bert-base-uncased \\
         --pre_train_size 40000 --task_name ag_news dbpedia_14 fewrel [--min_count 1 10] [--json overlap.json]
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from collections import Counter
 from typing import Any, Iterable, Mapping
 
@@ -122,63 +119,3 @@ def token_overlap(
         "pretrain_types": len(pre),
         "min_count": min_count,
     }
-
-
-def main(argv: list[str] | None = None) -> list[dict]:
-    """Command line: a per-task overlap table between the pre-training sequences and each task."""
-    from .corpus import SEQUENCE_MODES, build_mlm_datasets, load_pretraining_texts
-    from .tasks import TASK_DEFAULTS, load_task, tokenize_task
-    from .tokenization import load_tokenizer, special_token_ids
-
-    p = argparse.ArgumentParser(description="Token overlap between the pre-training corpus and classification tasks.")
-    p.add_argument("--data_dir", default=None, help="local data folder laid out like ../shared/data (else the Hub)")
-    p.add_argument("--source", default="wikipedia", help="pre-training corpus: 'wikipedia' or a file/folder")
-    p.add_argument("--tokenizer_name", default="bert-base-uncased")
-    p.add_argument("--pre_train_size", type=int, default=None, help="training sequences (default: all)")
-    p.add_argument("--sequence_mode", choices=SEQUENCE_MODES, default="packed")
-    p.add_argument("--max_length", type=int, default=128)
-    p.add_argument("--eval_fraction", type=float, default=0.01, help="as in build_mlm_datasets")
-    p.add_argument("--min_eval_sequences", type=int, default=256, help="as in build_mlm_datasets")
-    p.add_argument("--task_name", nargs="+", default=list(TASK_DEFAULTS))
-    p.add_argument("--task_split", default="all", help="train, validation, test or all (default)")
-    p.add_argument("--paper_sizes", action="store_true", help="sample tasks with TASK_DEFAULTS (default: all rows)")
-    p.add_argument("--min_count", type=int, nargs="+", default=[1])
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--num_proc", type=int, default=None)
-    p.add_argument("--json", default=None, help="also write the rows as JSON to this file ('-' for stdout only)")
-    args = p.parse_args(argv)
-
-    tokenizer = load_tokenizer(args.tokenizer_name)
-    texts = load_pretraining_texts(args.source, data_dir=args.data_dir)
-    mlm = build_mlm_datasets(texts, tokenizer, max_length=args.max_length, sequence_mode=args.sequence_mode,
-                             pre_train_size=args.pre_train_size, eval_fraction=args.eval_fraction,
-                             min_eval_sequences=args.min_eval_sequences, seed=args.seed, num_proc=args.num_proc)
-    pre = token_counts(mlm["train"], special_ids=special_token_ids(tokenizer))
-    rows = []
-    for name in args.task_name:
-        sizes = TASK_DEFAULTS.get(name, {}) if args.paper_sizes else {}
-        task = load_task(name, data_dir=args.data_dir, seed=args.seed, **sizes)
-        tokenized = tokenize_task(task, tokenizer, max_length=args.max_length, num_proc=args.num_proc)
-        splits = tokenized if args.task_split == "all" else tokenized[args.task_split]
-        task_counts = token_counts(splits, special_ids=special_token_ids(tokenizer))  # after markers were added
-        for m in args.min_count:
-            rows.append({"task": name, "split": args.task_split, **token_overlap(pre, task_counts, min_count=m)})
-    if args.json == "-":
-        json.dump(rows, sys.stdout, indent=2)
-        print()
-        return rows
-    print(f"pre-training: {len(mlm['train'])} sequences of {args.max_length} tokens ({args.sequence_mode}), "
-          f"{rows[0]['pretrain_tokens'] if rows else 0} tokens, {rows[0]['pretrain_types'] if rows else 0} types")
-    print(f"{'task':<12} {'split':<10} {'min_count':>9} {'tokens':>10} {'types':>7} {'token_share':>11} "
-          f"{'type_share':>10}")
-    for r in rows:
-        print(f"{r['task']:<12} {r['split']:<10} {r['min_count']:>9} {r['task_tokens']:>10} {r['task_types']:>7} "
-              f"{r['token_share']:>11.4f} {r['type_share']:>10.4f}")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(rows, f, indent=2)
-    return rows
-
-
-if __name__ == "__main__":
-    main()

@@ -6,11 +6,10 @@ one that loads with `AutoTokenizer` like any other and is saved next to the mode
 
 Command line::
 
-    python -m modeling_tlm.data.tokenization --data_dir ../shared/data --vocab_size 8000 --output_dir tok-8k
+    python -m modeling_tlm.data tokenizer --data_dir ../shared/data --vocab_size 8000 --output_dir tok-8k
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -20,6 +19,7 @@ from typing import Any, Iterable, Iterator
 
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
+from ..configuration_tlm import SPECIAL_TOKEN_ID_FIELDS
 from .common import DataError, fingerprint
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 # BERT's special tokens, in the order a trained vocabulary gets them: [PAD] is id 0 (the embedding padding_idx).
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 # Config attribute -> tokenizer attribute; these ids must agree or the model reads the wrong embedding rows.
-_SPECIAL_ID_FIELDS = ("pad_token_id", "cls_token_id", "sep_token_id", "mask_token_id")
 
 
 def load_tokenizer(name_or_path: str | os.PathLike, config: Any = None, **kwargs) -> PreTrainedTokenizerBase:
@@ -69,7 +68,7 @@ def check_tokenizer_matches_config(tokenizer: PreTrainedTokenizerBase, config: A
             f"vocab_size: the tokenizer has {n_tok} tokens but config.vocab_size is {n_cfg}; this tokenizer was not "
             "made for this model (use the tokenizer saved with the model, or build the config from the tokenizer)"
         )
-    for field in _SPECIAL_ID_FIELDS:
+    for field in SPECIAL_TOKEN_ID_FIELDS:
         want = getattr(config, field, None)
         have = getattr(tokenizer, field, None)
         if want is not None and have != want:
@@ -209,27 +208,3 @@ def train_wordpiece_tokenizer(
     by_id = sorted(vocab, key=vocab.get)
     (out / "vocab.txt").write_text("".join(t + "\n" for t in by_id), encoding="utf-8")
     return AutoTokenizer.from_pretrained(str(out))
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Command line: train a WordPiece tokenizer on the pre-training corpus."""
-    from .corpus import load_pretraining_texts
-
-    p = argparse.ArgumentParser(description=train_wordpiece_tokenizer.__doc__.splitlines()[0])
-    p.add_argument("--source", default="wikipedia", help="'wikipedia' or a file/folder of texts")
-    p.add_argument("--data_dir", default=None, help="local data folder laid out like ../shared/data")
-    p.add_argument("--text_column", default="text")
-    p.add_argument("--vocab_size", type=int, required=True)
-    p.add_argument("--output_dir", required=True)
-    p.add_argument("--cased", action="store_true", help="keep case (default: lowercase, like bert-base-uncased)")
-    p.add_argument("--min_frequency", type=int, default=2)
-    args = p.parse_args(argv)
-    texts = load_pretraining_texts(args.source, data_dir=args.data_dir, text_column=args.text_column)
-    tok = train_wordpiece_tokenizer(
-        texts, args.vocab_size, args.output_dir, lowercase=not args.cased, min_frequency=args.min_frequency
-    )
-    print(f"saved a WordPiece tokenizer with {len(tok)} tokens to {args.output_dir}")
-
-
-if __name__ == "__main__":
-    main()

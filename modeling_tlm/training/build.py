@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from transformers import AutoConfig
 
-from ..configuration_tlm import TLMConfig
+from ..configuration_tlm import SPECIAL_TOKEN_ID_FIELDS, TLMConfig
 from ..data import check_tokenizer_matches_config, load_tokenizer
 from .checks import ArgumentError, check_checkpoint_weights, check_tlm_config
 
@@ -16,7 +16,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TOKENIZER = "bert-base-uncased"  # the paper's tokenizer (only the tokenizer; weights are trained from scratch)
 # Config fields that follow the tokenizer when a new model is built from a preset.
-TOKENIZER_FIELDS = ("pad_token_id", "cls_token_id", "sep_token_id", "mask_token_id")
 CONFIG_FIELDS = tuple(k for k in TLMConfig.__annotations__ if k not in ("auto_map", "vocab_fingerprint"))
 
 
@@ -72,7 +71,7 @@ def build_config(model_args, tokenizer) -> TLMConfig:
             except (TypeError, ValueError) as e:
                 raise ArgumentError(f"--config_name {model_args.config_name} with --config_overrides: {e}") from None
     else:
-        from_tokenizer = {"vocab_size": len(tokenizer), **{k: getattr(tokenizer, k) for k in TOKENIZER_FIELDS}}
+        from_tokenizer = {"vocab_size": len(tokenizer), **{k: getattr(tokenizer, k) for k in SPECIAL_TOKEN_ID_FIELDS}}
         try:
             config = TLMConfig.from_preset(model_args.model_preset, **{**from_tokenizer, **overrides})
         except (TypeError, ValueError) as e:

@@ -11,6 +11,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCardData
 
 from ..configuration_tlm import MIN_TRANSFORMERS
+from .checks import global_batch_size
 
 
 PIPELINE_TAGS = {"TLMForMaskedLM": "fill-mask", "TLMForSequenceClassification": "text-classification"}
@@ -80,7 +81,7 @@ def training_rows(trainer, train_metrics: dict) -> dict:
         "optimizer": f"{_value(a.optim)}, learning rate {a.learning_rate:g}, weight decay {a.weight_decay:g}",
         "schedule": f"{_value(a.lr_scheduler_type)}, {a.warmup_steps:g} warmup steps",
         "batch": f"{a.per_device_train_batch_size} per device x {a.world_size} process(es) x "
-                 f"{a.gradient_accumulation_steps} accumulation = {a.per_device_train_batch_size * a.world_size * a.gradient_accumulation_steps}",
+                 f"{a.gradient_accumulation_steps} accumulation = {global_batch_size(a)}",
         "steps": trainer.state.global_step,
         "epochs": round(trainer.state.epoch or 0.0, 3),
         "precision": precision,

@@ -19,10 +19,20 @@ class ArgumentError(ValueError):
     """Contradictory or invalid command-line arguments."""
 
 
+def check_presets(flag: str, names, conv_free: bool = False) -> None:
+    """Every name is a preset of `PRESETS` (and, with `conv_free`, one without the conv front end, which stock BERT
+    lacks: what the comparisons with transformers' BERT need)."""
+    for name in names:
+        if name not in PRESETS:
+            raise ArgumentError(f"{flag} {name!r} is unknown; choose one of: {', '.join(PRESETS)}")
+        if conv_free and PRESETS[name].get("num_conv_layers"):
+            raise ArgumentError(f"{flag} {name!r} has a conv front end, which stock BERT lacks; pick a conv-free preset")
+
+
 def check_model_arguments(model_args, classification: bool) -> None:
     """Exactly one source of weights/architecture, and known preset names."""
-    if model_args.model_preset is not None and model_args.model_preset not in PRESETS:
-        raise ArgumentError(f"--model_preset {model_args.model_preset!r} is unknown; choose one of: {', '.join(PRESETS)}")
+    if model_args.model_preset is not None:
+        check_presets("--model_preset", [model_args.model_preset])
     fresh = [f"--{k}" for k in ("model_preset", "config_name") if getattr(model_args, k)]
     if len(fresh) > 1:
         raise ArgumentError("--model_preset and --config_name both define the architecture; give one of them")

@@ -53,9 +53,11 @@ def setup_logging(training_args) -> None:
 
 
 def run_cli(main) -> None:
-    """Run `main()`; bad input exits with status 2 and its message (no traceback)."""
+    """Run `main()`, the one way every command ends: bad input exits with status 2 and `error: <message>` (no
+    traceback); an int that `main` returns is the exit status."""
+    status = None
     try:
-        main()
+        status = main()
     except USER_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -63,6 +65,8 @@ def run_cli(main) -> None:
         print(f"done: {e}", file=sys.stderr)
     finally:
         release_output_dirs()
+    if isinstance(status, int):
+        sys.exit(status)
 
 
 def callbacks(training_args, reference_loss: float | None = None) -> list:
