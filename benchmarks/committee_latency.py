@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from transformers import HfArgumentParser
 
-from benchmarks.common import machine_line, write_rows
+from benchmarks.common import machine_line, parse_arguments, print_end, write_rows
 from modeling_tlm import (
     TLMCommitteeForSequenceClassification,
     TLMConfig,
@@ -221,20 +220,20 @@ def target_lines(rows: list[dict]) -> list[str]:
             f"{'met' if ok else 'NOT met'}"]
 
 
-def main(argv: list[str] | None = None) -> list[dict]:
-    (args,) = HfArgumentParser(LatencyArguments).parse_args_into_dataclasses(args=argv)
+def quick_preset(args: LatencyArguments) -> None:
+    """--quick: only the target (3 x bert-1 against BERT-6, batch 1, fp32)."""
     if args.quick:
         args.presets, args.sizes, args.batch_sizes, args.dtypes, args.iters = ["bert-1"], [3], [1], ["fp32"], 20
-    check_arguments(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_arguments(LatencyArguments, argv, check_arguments, adjust=quick_preset)
     print(machine_line(args.device), flush=True)
     if args.processes and args.device == "cpu" and max(args.sizes) > (os.cpu_count() or 1):
         print(f"note: one process per member: up to {max(args.sizes)} members share {os.cpu_count()} CPUs, so the "
               "larger committees' figures measure shared cores, not one core each", flush=True)
     rows = run(args)
-    table = format_table(rows)
-    print(f"\nload average at end {os.getloadavg()[0]:.2f}\n\n{table}\n")
+    print_end(format_table(rows))
     for line in target_lines(rows):
         print(line)
     write_rows(args.output_json, args, rows)

@@ -14,7 +14,6 @@ import concurrent.futures
 import dataclasses
 import multiprocessing
 import os
-import platform
 import resource
 import threading
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainerCallback
 
-from modeling_tlm.timing import median
+from modeling_tlm.timing import machine, median
 from modeling_tlm.training.files import write_json
 
 
@@ -126,25 +125,32 @@ class TrainerWindows(TrainerCallback):
         return [entry["loss"] for entry in self.trainer.state.log_history if "loss" in entry]
 
 
-def cpu_name() -> str:
-    """The CPU's model name as lscpu reports it, with its vector extensions that matter for matmuls."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    fields = dict(line.split(":", 1) for line in info.splitlines()[:30] if ":" in line)  # the first CPU's
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    name = fields.get("model name", platform.processor() or "unknown CPU")
-    if "cpu family" in fields:  # "AMD EPYC" alone does not say which generation
-        name += f" family {fields['cpu family']} model {fields.get('model', '?')}"
-    flags = next((set(line.split(":", 1)[1].split()) for line in info.splitlines() if line.startswith("flags")), set())
-    extensions = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return f"{name} ({', '.join(extensions) or 'no AVX2'})"
-
-
 def machine_line(device: str = "cpu") -> str:
     """What a reader needs to judge a figure: torch, threads, CPU (and GPU) and how busy the machine is right now."""
     gpu = f", GPU {torch.cuda.get_device_name()}" if device != "cpu" else ""
-    return (f"torch {torch.__version__}, {torch.get_num_threads()} threads of {os.cpu_count()} CPUs, "
-            f"{cpu_name()}, CPU capability {torch.backends.cpu.get_cpu_capability()}{gpu}, "
-            f"load average {os.getloadavg()[0]:.2f}")
+    m = machine()
+    return (f"torch {torch.__version__}, {torch.get_num_threads()} threads of {m['cores']} CPUs, {m['cpu']} family/model "
+            f"{m['cpu_family_model']} ({', '.join(m['cpu_features']) or 'no AVX2'}), CPU capability "
+            f"{torch.backends.cpu.get_cpu_capability()}{gpu}, load average {os.getloadavg()[0]:.2f}")
+
+
+def parse_arguments(arguments_type, argv: list[str] | None, check, adjust=None):
+    """A benchmark's arguments: parsed (HfArgumentParser), `adjust`ed (e.g. a --quick preset), checked before any
+    work, and `--threads` applied."""
+    from transformers import HfArgumentParser
+
+    (args,) = HfArgumentParser(arguments_type).parse_args_into_dataclasses(args=argv)
+    if adjust:
+        adjust(args)
+    check(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return args
+
+
+def print_end(table: str) -> None:
+    """The load average at the end (the benchmark's own threads count) and the table."""
+    print(f"\nload average at end {os.getloadavg()[0]:.2f}\n\n{table}\n", flush=True)
 
 
 def write_rows(path: str | None, args, rows: list[dict]) -> None:

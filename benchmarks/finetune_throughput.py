@@ -15,7 +15,6 @@ sequence to 128 tokens would: what dynamic padding alone buys. Its ratio is prin
         --warmup_windows 1                                     # seconds
 """
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,13 +22,18 @@ import torch
 from transformers import (
     AutoTokenizer,
     DataCollatorWithPadding,
-    HfArgumentParser,
     PrinterCallback,
     Trainer,
     TrainingArguments,
 )
 
-from benchmarks.common import TrainerWindows, machine_line, spread
+from benchmarks.common import (
+    TrainerWindows,
+    machine_line,
+    parse_arguments,
+    print_end,
+    spread,
+)
 from modeling_tlm import TLMConfig, TLMForSequenceClassification
 from modeling_tlm.conversion import tlm_to_bert
 from modeling_tlm.data import load_task, tokenize_task
@@ -161,10 +165,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    (args,) = HfArgumentParser(FinetuneBenchmarkArguments).parse_args_into_dataclasses(args=argv)
-    check_arguments(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_arguments(FinetuneBenchmarkArguments, argv, check_arguments)
     tokenizer = AutoTokenizer.from_pretrained(Path(args.data_dir) / "bert-base-uncased")
     examples = training_examples(args, tokenizer)
     lengths = sorted(len(ids) for ids in examples["input_ids"])
@@ -175,8 +176,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         row = compare(preset, args, tokenizer, examples)
         print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
         rows.append(row)
-    print(f"load average at end {os.getloadavg()[0]:.2f}\n")
-    print(format_table(rows))
+    print_end(format_table(rows))
     return rows
 
 

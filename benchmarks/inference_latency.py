@@ -17,16 +17,14 @@ against TLM's own logits first (1e-4), so a fast wrong figure cannot get in.
 """
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import HfArgumentParser
 
-from benchmarks.common import machine_line, write_rows
+from benchmarks.common import machine_line, parse_arguments, print_end, write_rows
 from modeling_tlm import TLMConfig, TLMForSequenceClassification
 from modeling_tlm.conversion import tlm_to_bert
 from modeling_tlm.timing import interleaved_windows, median
@@ -142,13 +140,10 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    (args,) = HfArgumentParser(InferenceArguments).parse_args_into_dataclasses(args=argv)
-    check_arguments(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_arguments(InferenceArguments, argv, check_arguments)
     print(machine_line(), flush=True)
     rows = run(args)
-    print(f"\nload average at end {os.getloadavg()[0]:.2f}\n\n{format_table(rows)}\n")
+    print_end(format_table(rows))
     write_rows(args.output_json, args, rows)
     return rows
 

@@ -23,7 +23,6 @@ Also printed, per preset and dtype:
 """
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +31,6 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers import (
     AutoTokenizer,
     BertForMaskedLM,
-    HfArgumentParser,
     PrinterCallback,
     Trainer,
     TrainingArguments,
@@ -43,6 +41,8 @@ from benchmarks.common import (
     in_fresh_process,
     machine_line,
     matmul_peak,
+    parse_arguments,
+    print_end,
     reset_peak_memory,
     spread,
 )
@@ -290,10 +290,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    (args,) = HfArgumentParser(BenchmarkArguments).parse_args_into_dataclasses(args=argv)
-    check_arguments(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_arguments(BenchmarkArguments, argv, check_arguments)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir(args))
     sequences = training_sequences(args, tokenizer)
     peaks = {dtype: matmul_peak(DTYPES[dtype], shapes=[(n, n, n) for n in args.peak_sizes]) for dtype in args.dtypes}
@@ -307,8 +304,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             row = compare(preset, dtype, args, tokenizer, sequences, peaks[dtype])
             print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
             rows.append(row)
-    print(f"load average at end {os.getloadavg()[0]:.2f}\n")
-    print(format_table(rows))
+    print_end(format_table(rows))
     return rows
 
 

@@ -18,7 +18,6 @@ import ctypes
 import datetime
 import json
 import os
-import platform
 import re
 import shlex
 import signal
@@ -28,9 +27,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeling_tlm.timing import machine
+from modeling_tlm.training.checks import ArgumentError
 from modeling_tlm.training.files import write_json
 from modeling_tlm.training.progress import read_progress
-from modeling_tlm.training.checks import ArgumentError
 from modeling_tlm.training.run import run_cli
 
 from .cells import Cell
@@ -63,23 +63,6 @@ def is_done(path: Path) -> bool:
 
 
 # CPU features that decide which precision is fast: bf16 is emulated (slow) without AVX512_BF16 or AMX.
-CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-
-
-def machine() -> dict:
-    cpu, info = platform.processor() or platform.machine(), {}
-    try:
-        for line in open("/proc/cpuinfo"):
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip(), value.strip())  # the first core's entries
-    except OSError:
-        pass
-    flags = set(info.get("flags", "").split())
-    return {"cpu": info.get("model name", cpu), "cpu_family_model": f"{info.get('cpu family', '?')}/{info.get('model', '?')}",
-            "cpu_features": [f for f in CPU_FEATURES if f in flags], "cores": os.cpu_count(),
-            "python": platform.python_version(), "platform": platform.platform()}
-
-
 def command_text(argv: list[str]) -> str:
     return shlex.join(["python", *argv])
 

@@ -4,8 +4,12 @@
   so that noise from other processes falls on all candidates alike; report medians.
 - `forward_latencies`: milliseconds of every forward call of several models on one input, round-robin.
 - `gflops_per_sequence`: the FLOPs one forward executes on one sequence, attention included.
+- `machine`: the CPU (model, family/model, the vector extensions that decide matmul speed), cores and platform, for
+  every recorded figure.
 """
 
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -72,3 +76,23 @@ def gflops_per_sequence(model, input_ids) -> float:
     with torch.inference_mode(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         model(input_ids[:1])
     return counter.get_total_flops() / 1e9
+
+
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")  # what decides fp32 / bf16 matmul speed on a CPU
+
+
+def machine() -> dict:
+    """The machine a figure was measured on: CPU model name, family/model (an "AMD EPYC" name alone does not say
+    which generation), its matmul-relevant extensions, cores, Python and platform."""
+    info = {}
+    try:
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())  # the first core's entries
+    except OSError:
+        pass
+    flags = set(info.get("flags", "").split())
+    return {"cpu": info.get("model name", platform.processor() or platform.machine()),
+            "cpu_family_model": f"{info.get('cpu family', '?')}/{info.get('model', '?')}",
+            "cpu_features": [f for f in CPU_FEATURES if f in flags], "cores": os.cpu_count(),
+            "python": platform.python_version(), "platform": platform.platform()}
