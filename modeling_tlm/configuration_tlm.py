@@ -81,6 +81,11 @@ class TLMConfig(PreTrainedConfig):
         type_vocab_size (`int`, defaults to 2): number of token types (segment ids).
         initializer_range (`float`, defaults to 0.02): std of the normal init of linear and embedding weights.
         layer_norm_eps (`float`, defaults to 1e-12): LayerNorm epsilon, as BERT.
+        pre_norm (`bool`, defaults to `False`): where each layer's LayerNorms sit. `False`: after each residual
+            addition, as BERT (post-LN; the only form that converts to a transformers BERT). `True`: at the input of
+            each attention and feed-forward branch, with one more LayerNorm after the last layer (pre-LN; Xiong et
+            al. 2020, and Cramming's choice for short budgets: the residual stream carries the embeddings through
+            unnormalised, which makes early training faster and stable without a long warm-up).
         pad_token_id / cls_token_id / sep_token_id / mask_token_id (`int`): ids of [PAD] (0), [CLS] (101),
             [SEP] (102) and [MASK] (103) in bert-base-uncased; they must agree with the tokenizer.
         classifier_dropout (`float`, *optional*): dropout before the classifier; `None` uses `hidden_dropout_prob`.
@@ -108,6 +113,7 @@ class TLMConfig(PreTrainedConfig):
     type_vocab_size: int = 2
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
+    pre_norm: bool = False
     pad_token_id: int | None = 0
     cls_token_id: int | None = 101
     sep_token_id: int | None = 102
@@ -146,6 +152,8 @@ class TLMConfig(PreTrainedConfig):
                 f"TLMConfig.hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
                 f"({self.num_attention_heads})"
             )
+        if not isinstance(self.pre_norm, bool):
+            raise ValueError(f"TLMConfig.pre_norm must be True or False, got {self.pre_norm!r}")
         for field in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
             value = getattr(self, field)
             if value is not None and not 0.0 <= value < 1.0:

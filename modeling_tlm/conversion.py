@@ -39,6 +39,8 @@ _BERT_CLASS = {TLMModel: BertModel, TLMForMaskedLM: BertForMaskedLM, TLMForSeque
 def tlm_config_to_bert(config: TLMConfig) -> BertConfig:
     if config.num_conv_layers:
         raise ValueError(f"Only conv-free TLMs are BERT models; this one has num_conv_layers={config.num_conv_layers}")
+    if config.pre_norm:
+        raise ValueError("Only post-LN TLMs are BERT models; this one has pre_norm=True (BERT has no pre-LN form)")
     return BertConfig(**{field: getattr(config, field) for field in _SHARED_CONFIG_FIELDS})
 
 

@@ -31,7 +31,7 @@ from .modeling_tlm import TLMForSequenceClassification, _attention_bias, load_wi
 # Config fields that decide the members' weight shapes and eval-mode forward: members equal on all of them are fused.
 _ARCHITECTURE_FIELDS = (
     "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
-    "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "num_conv_layers", "conv_kernel_sizes",
+    "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pre_norm", "num_conv_layers", "conv_kernel_sizes",
     "conv_channels", "num_labels",
 )
 _WORD_EMBEDDINGS = "tlm.embeddings.word_embeddings.weight"  # looked up per member, never stacked (the big table)
@@ -306,22 +306,30 @@ def fused_member_logits(
     pruned = cls_only and config.num_hidden_layers > 0
     for i in range(config.num_hidden_layers):
         name = f"tlm.layers.{i}"
+        source = _layer_norm(x, stacked, f"{name}.attention_norm", eps) if config.pre_norm else x  # Q, K, V input
         if pruned and i == config.num_hidden_layers - 1:
             # Only [CLS] reaches the classifier: keys and values for every position, the rest for position 0.
-            kv = _linear(x, stacked, f"{name}.kv")  # (N, B*T, 2H)
+            kv = _linear(source, stacked, f"{name}.kv")  # (N, B*T, 2H)
             k, v = kv.view(num * batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)  # (2, N*B, heads, T, hs)
             residual = x.view(num, batch, seq_len, hidden)[:, :, 0]  # (N, B, H)
-            q = _linear(residual, stacked, f"{name}.q").view(num * batch, 1, heads, head_size).transpose(1, 2)
+            source = source.view(num, batch, seq_len, hidden)[:, :, 0]
+            q = _linear(source, stacked, f"{name}.q").view(num * batch, 1, heads, head_size).transpose(1, 2)
         else:
-            qkv = _linear(x, stacked, f"{name}.qkv")  # (N, B*T, 3H)
+            qkv = _linear(source, stacked, f"{name}.qkv")  # (N, B*T, 3H)
             q, k, v = qkv.view(num * batch, seq_len, 3, heads, head_size).permute(2, 0, 3, 1, 4)  # (3, N*B, heads, T, hs)
             residual = x
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (N*B, heads, T or 1, head_size)
-        attended = attended.transpose(1, 2).reshape(residual.shape)  # (N, B*T, H) or (N, B, H)
-        h = _layer_norm(residual + _linear(attended, stacked, f"{name}.attention_output"), stacked,
-                        f"{name}.attention_norm", eps)
-        ffn = _linear(activation(_linear(h, stacked, f"{name}.intermediate")), stacked, f"{name}.output")
-        x = _layer_norm(h + ffn, stacked, f"{name}.output_norm", eps)
+        attended = _linear(attended.transpose(1, 2).reshape(residual.shape), stacked, f"{name}.attention_output")
+        if config.pre_norm:
+            h = residual + attended
+            normed = _layer_norm(h, stacked, f"{name}.output_norm", eps)
+            x = h + _linear(activation(_linear(normed, stacked, f"{name}.intermediate")), stacked, f"{name}.output")
+        else:
+            h = _layer_norm(residual + attended, stacked, f"{name}.attention_norm", eps)
+            ffn = _linear(activation(_linear(h, stacked, f"{name}.intermediate")), stacked, f"{name}.output")
+            x = _layer_norm(h + ffn, stacked, f"{name}.output_norm", eps)
+    if config.pre_norm and config.num_hidden_layers:
+        x = _layer_norm(x, stacked, "tlm.final_norm", eps)
     cls = x if pruned else x.view(num, batch, seq_len, hidden)[:, :, 0]  # (N, B, H)
     pooled = torch.tanh(_linear(cls, stacked, "pooler"))  # (N, B, H)
     return _linear(pooled, stacked, "classifier")  # (N, B, C)

@@ -7,10 +7,10 @@ It imports only torch, transformers and the config file beside it.
     input_ids (B, T)
       -> TLMEmbeddings      word + position + token type, LayerNorm, dropout          (B, T, H)
       -> TLMConvFrontEnd    optional: (T x H) map as a 1-channel image, Conv2d stack  (B, T, H)
-      -> TLMLayer x L       post-LN BERT blocks, attention through SDPA               (B, T, H)
+      -> TLMLayer x L       post-LN BERT blocks (or pre-LN + a final LayerNorm), SDPA  (B, T, H)
       -> head               MLM head, or [CLS] pooler + classifier
 
-With `num_conv_layers=0` it computes exactly what transformers' BERT computes with the same weights (see
+With `num_conv_layers=0` and `pre_norm=False` it computes exactly what transformers' BERT computes with the same weights (see
 `modeling_tlm.conversion`), only faster: fused QKV projection, SDPA, the classifier's last layer only at [CLS], and,
 with `TLMForMaskedLM.sparse_prediction` and MLM labels, the last layer, the MLM head and the vocabulary projection
 only at the masked positions (the loss and gradients are the dense ones: nothing else reads the other positions'
@@ -88,13 +88,15 @@ class TLMConvFrontEnd(nn.Module):
 
 
 class TLMLayer(GradientCheckpointingLayer):
-    """A post-LN BERT block: x = LN(x + Attn(x)); x = LN(x + FFN(x)). Q, K and V come from one fused matmul.
-    Attention follows `config._attn_implementation` ("sdpa", the default, or "eager"), read at every call."""
+    """A post-LN BERT block: x = LN(x + Attn(x)); x = LN(x + FFN(x)); with `config.pre_norm` the pre-LN block
+    x = x + Attn(LN(x)); x = x + FFN(LN(x)). Q, K and V come from one fused matmul. Attention follows
+    `config._attn_implementation` ("sdpa", the default, or "eager"), read at every call."""
 
     def __init__(self, config: TLMConfig):
         super().__init__()
         self.config = config
         self.num_heads = config.num_attention_heads
+        self.pre_norm = config.pre_norm
         self.attention_dropout = config.attention_probs_dropout_prob
         self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.attention_output = nn.Linear(config.hidden_size, config.hidden_size)
@@ -112,16 +114,17 @@ class TLMLayer(GradientCheckpointingLayer):
         Returns (hidden states, attention probabilities (B, heads, T, T) if `output_attentions` else None)."""
         batch, seq_len, hidden = x.shape
         heads, head_size = self.num_heads, hidden // self.num_heads
+        source = self.attention_norm(x) if self.pre_norm else x  # what Q, K and V are computed from
         if output_mask is None and not first_only:
             # (B, T, 3H) -> (3, B, heads, T, head_size)
-            q, k, v = self.qkv(x).view(batch, seq_len, 3, heads, head_size).permute(2, 0, 3, 1, 4)
+            q, k, v = self.qkv(source).view(batch, seq_len, 3, heads, head_size).permute(2, 0, 3, 1, 4)
         elif first_only:
             w_q, w_kv = self.qkv.weight.split([hidden, 2 * hidden])
             b_q, b_kv = self.qkv.bias.split([hidden, 2 * hidden])
             # (B, T, 2H) -> (2, B, heads, T, head_size)
-            k, v = F.linear(x, w_kv, b_kv).view(batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)
-            x = x[:, 0]  # (B, T, H) -> (B, H): the residual stream goes on only at [CLS]
-            q = F.linear(x, w_q, b_q).view(batch, 1, heads, head_size).transpose(1, 2)  # (B, heads, 1, head_size)
+            k, v = F.linear(source, w_kv, b_kv).view(batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)
+            x, source = x[:, 0], source[:, 0]  # (B, T, H) -> (B, H): the residual stream goes on only at [CLS]
+            q = F.linear(source, w_q, b_q).view(batch, 1, heads, head_size).transpose(1, 2)  # (B, heads, 1, hs)
         else:
             # Each row's queries are packed to the left of a (B, M, H) block, M = most predicted positions in a row;
             # padding slots are zeros whose outputs nobody reads. Attention then costs M/T of the dense one.
@@ -129,9 +132,10 @@ class TLMLayer(GradientCheckpointingLayer):
             w_q, w_kv = self.qkv.weight.split([hidden, 2 * hidden])
             b_q, b_kv = self.qkv.bias.split([hidden, 2 * hidden])
             # (B, T, 2H) -> (2, B, heads, T, head_size)
-            k, v = F.linear(x, w_kv, b_kv).view(batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)
-            x = x[output_mask]  # (B, T, H) -> (N, H): the residual stream goes on only at these positions
-            q = F.linear(x, w_q, b_q)  # (N, H)
+            k, v = F.linear(source, w_kv, b_kv).view(batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)
+            # (B, T, H) -> (N, H): the residual stream goes on only at these positions
+            x, source = x[output_mask], source[output_mask]
+            q = F.linear(source, w_q, b_q)  # (N, H)
             q = q.new_zeros(batch, int(output_mask.sum(1).max()), hidden).index_put((rows, slots), q)  # (B, M, H)
             q = q.view(batch, -1, heads, head_size).transpose(1, 2)  # (B, M, H) -> (B, heads, M, head_size)
         implementation = "eager" if output_attentions else self.config._attn_implementation  # SDPA has no probs
@@ -142,8 +146,15 @@ class TLMLayer(GradientCheckpointingLayer):
             attended = attended[:, 0]  # (B, 1, H) -> (B, H)
         elif output_mask is not None:
             attended = attended[rows, slots]  # (B, M, H) -> (N, H)
-        x = self.attention_norm(x + self.dropout(self.attention_output(attended)))
-        return self.output_norm(x + self.dropout(self.output(self.activation(self.intermediate(x))))), probs
+        attended = self.dropout(self.attention_output(attended))
+        if self.pre_norm:
+            x = x + attended
+            return x + self._feed_forward(self.output_norm(x)), probs
+        x = self.attention_norm(x + attended)
+        return self.output_norm(x + self._feed_forward(x)), probs
+
+    def _feed_forward(self, x):
+        return self.dropout(self.output(self.activation(self.intermediate(x))))
 
 
 def _attention(q, k, v, attention_mask, dropout_p, implementation="sdpa"):
@@ -253,6 +264,8 @@ class TLMModel(TLMPreTrainedModel):
         self.embeddings = TLMEmbeddings(config)
         self.conv = TLMConvFrontEnd(config) if config.num_conv_layers > 0 else None
         self.layers = nn.ModuleList(TLMLayer(config) for _ in range(config.num_hidden_layers))
+        # Pre-LN leaves the residual stream unnormalised: one LayerNorm after the last layer, as every pre-LN model.
+        self.final_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps) if config.pre_norm else None
         self.post_init()
 
     def get_input_embeddings(self):
@@ -292,6 +305,8 @@ class TLMModel(TLMPreTrainedModel):
         for i, layer in enumerate(self.layers):
             restrict = i == len(self.layers) - 1 and not dense
             x, probs = layer(x, mask, output_mask if restrict else None, first_only and restrict, output_attentions)
+            if self.final_norm is not None and i == len(self.layers) - 1:
+                x = self.final_norm(x)  # before it is recorded: the last hidden state is the normalised one
             if output_hidden_states:
                 all_hidden.append(x)
             if output_attentions:

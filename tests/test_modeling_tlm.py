@@ -92,9 +92,10 @@ def test_presets_match_the_paper():
         TLMConfig.from_preset("bert-7")
 
 
-def test_sparse_mlm_prediction_equals_dense_loss_and_gradients():
+@pytest.mark.parametrize("pre_norm", [False, True], ids=["post-LN", "pre-LN"])
+def test_sparse_mlm_prediction_equals_dense_loss_and_gradients(pre_norm):
     """Projecting only the masked positions gives BERT's dense loss and the same gradients (fp32, 1e-5)."""
-    config = tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    config = tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pre_norm=pre_norm)
     torch.manual_seed(0)
     model = TLMForMaskedLM(config)
     ids, mask = padded_batch()
@@ -115,7 +116,7 @@ def test_sparse_mlm_prediction_equals_dense_loss_and_gradients():
         torch.testing.assert_close(s, d, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("conv", CONV_FORMS[:2], ids=["no-conv", "k3"])
+@pytest.mark.parametrize("conv", [*CONV_FORMS[:2], dict(pre_norm=True)], ids=["no-conv", "k3", "pre-LN"])
 def test_cls_only_classifier_equals_dense_logits_loss_and_gradients(conv):
     """The classifier's last layer computed at [CLS] alone gives the dense forward's logits, loss and gradients
     (the dense path is the one taken when every hidden state is asked for); fp32, padded batch, 1e-5."""
@@ -133,6 +134,54 @@ def test_cls_only_classifier_equals_dense_logits_loss_and_gradients(conv):
     dense_grads = torch.autograd.grad(dense.loss, list(model.parameters()), allow_unused=True)
     for (name, _), f, d in zip(model.named_parameters(), fast_grads, dense_grads):
         torch.testing.assert_close(f, d, atol=1e-5, rtol=1e-5, msg=name)
+
+
+def test_pre_norm_equals_transformers_roberta_prelayernorm():
+    """`pre_norm=True` is transformers' pre-LN encoder (RobertaPreLayerNorm: LayerNorm at the input of each
+    attention and feed-forward branch, one after the last layer) with the same weights: padded batch, fp32, 1e-5.
+    Roberta numbers positions from padding_idx + 1, so both get the same explicit position ids."""
+    from transformers import RobertaPreLayerNormConfig, RobertaPreLayerNormModel
+
+    config = tiny_config(pre_norm=True, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    torch.manual_seed(0)
+    ours = TLMModel(config).eval()
+    for parameter in ours.parameters():  # LayerNorms away from their (1, 0) init, so a misplaced one shows
+        torch.nn.init.normal_(parameter, std=0.3)
+    reference = RobertaPreLayerNormModel(RobertaPreLayerNormConfig(
+        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
+        max_position_embeddings=24, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, layer_norm_eps=1e-12,
+    ), add_pooling_layer=False).eval()
+    state = ours.state_dict()
+    mapped = {f"embeddings.{k}": state[f"embeddings.{k}"] for k in (
+        "word_embeddings.weight", "position_embeddings.weight", "token_type_embeddings.weight", "LayerNorm.weight",
+        "LayerNorm.bias")}
+    names = {"attention_norm": "attention.LayerNorm", "attention_output": "attention.output.dense",
+             "output_norm": "intermediate.LayerNorm", "intermediate": "intermediate.dense", "output": "output.dense"}
+    for i in range(config.num_hidden_layers):
+        for suffix in ("weight", "bias"):
+            for theirs, part in zip(("query", "key", "value"), state[f"layers.{i}.qkv.{suffix}"].chunk(3)):
+                mapped[f"encoder.layer.{i}.attention.self.{theirs}.{suffix}"] = part
+            for ours_name, theirs in names.items():
+                mapped[f"encoder.layer.{i}.{theirs}.{suffix}"] = state[f"layers.{i}.{ours_name}.{suffix}"]
+    for suffix in ("weight", "bias"):
+        mapped[f"LayerNorm.{suffix}"] = state[f"final_norm.{suffix}"]
+    assert set(mapped) == set(reference.state_dict())  # every reference weight is set, none twice
+    reference.load_state_dict(mapped)
+    ids, mask = padded_batch()
+    positions = torch.arange(ids.shape[1]).expand_as(ids)
+    got = ours(ids, mask, position_ids=positions).last_hidden_state
+    want = reference(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
+    real = mask.bool()
+    torch.testing.assert_close(got[real], want[real], atol=1e-5, rtol=1e-5)
+
+
+def test_pre_norm_is_not_bert():
+    from modeling_tlm.conversion import tlm_config_to_bert
+
+    with pytest.raises(ValueError, match="pre_norm=True"):
+        tlm_config_to_bert(tiny_config(pre_norm=True))
+    with pytest.raises(ValueError, match="TLMConfig.pre_norm"):
+        tiny_config(pre_norm="yes")
 
 
 def test_padding_does_not_change_real_tokens():
