@@ -6,9 +6,11 @@
       -> committee logits = log of the combined class probabilities           (B, C)
 
 In inference (eval mode, no autograd) members that share an architecture run as ONE batched computation: their
-weights are stacked along a leading member axis (cached until a weight changes) and every matmul becomes a batched
-matmul, every conv a grouped conv; the last transformer layer is computed for the [CLS] position only, the only
-one the classifier reads. The result equals running the members one after another (fp32, 1e-5; tested).
+weights are stacked along a leading member axis (cached until a weight changes) and the members' own forward
+(modeling_tlm.py, not a copy of it) runs on member-major activations with every linear layer a batched matmul, every
+LayerNorm per member and every conv a grouped conv (`member_stack`); the last transformer layer is computed for the
+[CLS] position only, as in every member. The result equals running the members one after another (fp32, 1e-5;
+tested).
 
 This file travels with every committee checkpoint (Hub `trust_remote_code` loading), so it imports only torch,
 transformers and, relatively, the TLM files beside it.
@@ -26,7 +28,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .configuration_committee import TLMCommitteeConfig, label_difference, vocab_difference
 from .configuration_tlm import TLMConfig
-from .modeling_tlm import TLMForSequenceClassification, _attention_bias, load_without_missing_weights
+from .modeling_tlm import TLMForSequenceClassification, load_without_missing_weights
 
 # Config fields that decide the members' weight shapes and eval-mode forward: members equal on all of them are fused.
 _ARCHITECTURE_FIELDS = (
@@ -34,7 +36,7 @@ _ARCHITECTURE_FIELDS = (
     "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pre_norm", "num_conv_layers", "conv_kernel_sizes",
     "conv_channels", "num_labels",
 )
-_WORD_EMBEDDINGS = "tlm.embeddings.word_embeddings.weight"  # looked up per member, never stacked (the big table)
+_EMBEDDINGS = "tlm.embeddings."  # every member runs its own embeddings (the word table is big): never stacked
 _TOKENIZER_PROBE = "Hello WORLD, Ünïcödé café 1234 [MASK] tokenizers!"  # compares normalisation and splitting
 
 
@@ -90,7 +92,7 @@ class TLMCommitteeForSequenceClassification(PreTrainedModel):
         for index, member_config in enumerate(member_configs):
             groups.setdefault(_architecture(member_config), []).append(index)
         self._groups = list(groups.values())  # member indices per shared architecture, in member order
-        self._stacked_cache = {}  # group number -> (weights' identity, stacked weights)
+        self._stacked_cache = {}  # group number -> (weights' identity, its member_stack)
         self.fused_inference = True
         self.last_layer_cls_only = True
         self.post_init()
@@ -182,20 +184,20 @@ class TLMCommitteeForSequenceClassification(PreTrainedModel):
         logits = [None] * len(self.members)
         for number, indices in enumerate(self._groups):
             group = [self.members[i] for i in indices]
-            stacked = self._stacked_weights(number, group)
             group_logits = fused_member_logits(
-                group, stacked, input_ids, attention_mask, token_type_ids, position_ids, self.last_layer_cls_only
+                group, None, input_ids, attention_mask, token_type_ids, position_ids, self.last_layer_cls_only,
+                stack=self._member_stack(number, group),
             )  # (n, B, C)
             for i, member_logits in zip(indices, group_logits):
                 logits[i] = member_logits
         return torch.stack(logits)
 
-    def _stacked_weights(self, number, group) -> dict:
-        """The group's stacked weights, rebuilt when any weight was replaced, moved or modified in place."""
+    def _member_stack(self, number, group) -> TLMForSequenceClassification:
+        """The group's `member_stack`, rebuilt when any weight was replaced, moved or modified in place."""
         identity = tuple((t.data_ptr(), _version(t)) for m in group for t in (*m.parameters(), *m.buffers()))
         cached = self._stacked_cache.get(number)
         if cached is None or cached[0] != identity:
-            cached = (identity, stack_member_weights(group))
+            cached = (identity, member_stack(group, stack_member_weights(group)))
             self._stacked_cache[number] = cached
         return cached[1]
 
@@ -214,125 +216,130 @@ def _architecture(config: TLMConfig) -> tuple:
 
 @torch.no_grad()
 def stack_member_weights(members) -> dict:
-    """{state-dict key: (N, ...) tensor} of members of one architecture, word embeddings excepted. Each layer's fused
-    QKV weight is also split into `q` and `kv` parts, for the [CLS]-only last layer."""
+    """{state-dict key: (N, ...) tensor} of members of one architecture, embeddings excepted (each member looks up
+    its own). Each layer's fused QKV weight is also split into its `qkv.q` and `qkv.kv` parts (contiguous), for the
+    [CLS]-only last layer."""
     states = [m.state_dict() for m in members]
-    stacked = {key: torch.stack([s[key] for s in states]) for key in states[0] if key != _WORD_EMBEDDINGS}
+    stacked = {key: torch.stack([s[key] for s in states]) for key in states[0] if not key.startswith(_EMBEDDINGS)}
     hidden = members[0].config.hidden_size
     for i in range(members[0].config.num_hidden_layers):
         for kind in ("weight", "bias"):
             qkv = stacked[f"tlm.layers.{i}.qkv.{kind}"]  # (N, 3H, H) / (N, 3H)
-            stacked[f"tlm.layers.{i}.q.{kind}"] = qkv[:, :hidden].contiguous()
-            stacked[f"tlm.layers.{i}.kv.{kind}"] = qkv[:, hidden:].contiguous()
+            stacked[f"tlm.layers.{i}.qkv.q.{kind}"] = qkv[:, :hidden].contiguous()
+            stacked[f"tlm.layers.{i}.qkv.kv.{kind}"] = qkv[:, hidden:].contiguous()
     return stacked
 
 
-def _linear(x, stacked, name):
-    """Per-member linear layer: (N, M, in) -> (N, M, out) as one batched matmul."""
-    return torch.baddbmm(stacked[f"{name}.bias"].unsqueeze(1), x, stacked[f"{name}.weight"].transpose(1, 2))
+class MemberStackLinear(nn.Module):
+    """N members' copies of one linear layer as one batched matmul. Activations are member-major, (N * B, ..., in):
+    member j's rows are [j * B, (j + 1) * B). `part` ("q" / "kv") as `TLMQKV`: stacked[name.part.*] hold those rows."""
+
+    def __init__(self, stacked, name):
+        super().__init__()
+        self.stacked, self.name = stacked, name
+
+    def forward(self, x, part=None):
+        key = self.name if part is None else f"{self.name}.{part}"
+        weight, bias = self.stacked[f"{key}.weight"], self.stacked[f"{key}.bias"]  # (N, out, in), (N, out)
+        members = weight.shape[0]
+        flat = x.reshape(members, -1, x.shape[-1])  # (N * B, ..., in) -> (N, B * ..., in)
+        return torch.baddbmm(bias.unsqueeze(1), flat, weight.transpose(1, 2)).view(*x.shape[:-1], -1)
 
 
-def _layer_norm(x, stacked, name, eps):
-    """Per-member LayerNorm over the last dim of x (N, ..., H)."""
-    shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
-    normed = F.layer_norm(x, x.shape[-1:], eps=eps)
-    return torch.addcmul(stacked[f"{name}.bias"].view(shape), normed, stacked[f"{name}.weight"].view(shape))
+class MemberStackLayerNorm(nn.Module):
+    """N members' copies of one LayerNorm over member-major activations (N * B, ..., H)."""
+
+    def __init__(self, stacked, name, eps):
+        super().__init__()
+        self.stacked, self.name, self.eps = stacked, name, eps
+
+    def forward(self, x):
+        weight, bias = self.stacked[f"{self.name}.weight"], self.stacked[f"{self.name}.bias"]  # (N, H)
+        flat = F.layer_norm(x.reshape(weight.shape[0], -1, x.shape[-1]), x.shape[-1:], eps=self.eps)  # (N, B*.., H)
+        return torch.addcmul(bias.unsqueeze(1), flat, weight.unsqueeze(1)).view(x.shape)
 
 
-def _member_conv(x, weight, bias, padding, grouped: bool):
-    """N members' Conv2d: x (B, N * c_in, T, H), weight (N, c_out, c_in, kh, kw) -> (B, N * c_out, T, H).
+class MemberStackEmbeddings(nn.Module):
+    """Every member's own embedding module on the same input ids, member-major: (B, T) -> (N * B, T, H)."""
 
-    One grouped conv (a group per member) where that is faster (CPU), else one conv per member: on an H200, cuDNN's
+    def __init__(self, members):
+        super().__init__()
+        self.members = [m.tlm.embeddings for m in members]  # a plain list: not the stack's own submodules
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None):
+        return torch.cat([embed(input_ids, token_type_ids, position_ids, inputs_embeds) for embed in self.members])
+
+
+class MemberStackConv(nn.Module):
+    """N members' conv front ends: each of the members' conv stack modules for all members at once, member = channel
+    group. One grouped conv per Conv2d where that is faster (CPU), else one conv per member: on an H200, cuDNN's
     grouped kernels for these shapes took 1.2-2.6x the time of N plain convs (benchmarks/committee_latency.py)."""
-    num = weight.shape[0]
-    if grouped:
-        return F.conv2d(x, weight.flatten(0, 1), bias.flatten(), padding=padding, groups=num)
-    return torch.cat([F.conv2d(part, w, b, padding=padding) for part, w, b in zip(x.chunk(num, 1), weight, bias)], 1)
+
+    def __init__(self, members, stacked, grouped: bool):
+        super().__init__()
+        self.layers = list(members[0].tlm.conv.layers)  # the module types and hyper-parameters to follow
+        self.stacked, self.grouped, self.num = stacked, grouped, len(members)
+
+    def forward(self, x):
+        x = x.view(self.num, -1, *x.shape[1:]).transpose(0, 1)  # (N * B, T, H) -> (B, N, T, H): member = channel
+        for i, module in enumerate(self.layers):
+            name = f"tlm.conv.layers.{i}"
+            if isinstance(module, nn.Conv2d):
+                weight, bias = self.stacked[f"{name}.weight"], self.stacked[f"{name}.bias"]  # (N, out, in, kh, kw)
+                if self.grouped:
+                    x = F.conv2d(x, weight.flatten(0, 1), bias.flatten(), padding=module.padding, groups=self.num)
+                else:
+                    x = torch.cat([F.conv2d(part, w, b, padding=module.padding)
+                                   for part, w, b in zip(x.chunk(self.num, 1), weight, bias)], 1)
+            elif isinstance(module, nn.BatchNorm2d):
+                x = F.batch_norm(x, *(self.stacked[f"{name}.{k}"].flatten()
+                                      for k in ("running_mean", "running_var", "weight", "bias")),
+                                 training=False, eps=module.eps)
+            else:
+                x = module(x)  # the activation
+        return x.transpose(0, 1).flatten(0, 1)  # (B, N, T, H) -> (N * B, T, H)
+
+
+def member_stack(members, stacked, grouped_conv=None) -> TLMForSequenceClassification:
+    """N members of one architecture as ONE TLMForSequenceClassification whose weights carry a member axis: its
+    forward is the model's own (modeling_tlm.py), with every linear layer a batched matmul over members and every
+    LayerNorm per member, on member-major activations. Inference only (the weights are detached copies).
+    `grouped_conv`: the conv front ends as grouped convs (default: on CPU) or one conv per member."""
+    config = members[0].config
+    with torch.device("meta"):  # the shell's own weights are all replaced below
+        stack = TLMForSequenceClassification(config)
+    eps = config.layer_norm_eps
+    stack.tlm.embeddings = MemberStackEmbeddings(members)
+    if config.num_conv_layers:
+        on_cpu = stacked["tlm.conv.layers.0.weight"].device.type == "cpu"
+        stack.tlm.conv = MemberStackConv(members, stacked, on_cpu if grouped_conv is None else grouped_conv)
+    for i, layer in enumerate(stack.tlm.layers):
+        for name, module in list(layer.named_children()):
+            key = f"tlm.layers.{i}.{name}"
+            if isinstance(module, nn.Linear):
+                setattr(layer, name, MemberStackLinear(stacked, key))
+            elif isinstance(module, nn.LayerNorm):
+                setattr(layer, name, MemberStackLayerNorm(stacked, key, eps))
+    if stack.tlm.final_norm is not None:
+        stack.tlm.final_norm = MemberStackLayerNorm(stacked, "tlm.final_norm", eps)
+    stack.pooler, stack.classifier = MemberStackLinear(stacked, "pooler"), MemberStackLinear(stacked, "classifier")
+    left = [name for name, t in (*stack.named_parameters(), *stack.named_buffers()) if t.is_meta]
+    if left:  # a module the stack does not batch yet: it would run on meta tensors
+        raise NotImplementedError(f"member_stack: no member-batched form for {left[:4]}")
+    return stack.eval()
 
 
 def fused_member_logits(
     members, stacked, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, cls_only=True,
-    grouped_conv=None,
+    grouped_conv=None, stack=None,
 ) -> torch.Tensor:
-    """Eval-mode forward of N members of one architecture as one computation -> (N, B, C) logits.
-
-    Same computation as `TLMForSequenceClassification.forward` in eval mode (no dropout), batched over members.
-    `cls_only`: the last layer for [CLS] only. `grouped_conv`: the conv front ends as one grouped conv (default:
-    on CPU) or one conv per member.
-    """
-    config = members[0].config
-    num, (batch, seq_len) = len(members), input_ids.shape
-    hidden, heads, eps = config.hidden_size, config.num_attention_heads, config.layer_norm_eps
-    if seq_len > config.max_position_embeddings:
-        raise ValueError(
-            f"Input has {seq_len} tokens but the model takes at most "
-            f"max_position_embeddings={config.max_position_embeddings}; truncate the input"
-        )
-
-    # Embeddings: each member looks up its own word table; positions and token types come from the stacks.
-    x = torch.stack([m.tlm.embeddings.word_embeddings(input_ids) for m in members])  # (N, B, T, H)
-    positions = stacked["tlm.embeddings.position_embeddings.weight"]  # (N, P, H)
-    if position_ids is None:
-        x = x + positions[:, None, :seq_len]
-    else:
-        position = positions[:, position_ids]  # (N, T, H) or (N, B, T, H)
-        x = x + (position.unsqueeze(1) if position.dim() == 3 else position)
-    types = stacked["tlm.embeddings.token_type_embeddings.weight"]  # (N, types, H)
-    x = x + (types[:, None, None, 0] if token_type_ids is None else types[:, token_type_ids])
-    x = _layer_norm(x, stacked, "tlm.embeddings.LayerNorm", eps)
-
-    if config.num_conv_layers:  # the members' conv stacks, member = channel group
-        grouped_conv = x.device.type == "cpu" if grouped_conv is None else grouped_conv
-        x = x.transpose(0, 1)  # (B, N, T, H)
-        for i, module in enumerate(members[0].tlm.conv.layers):
-            name = f"tlm.conv.layers.{i}"
-            if isinstance(module, nn.Conv2d):
-                x = _member_conv(x, stacked[f"{name}.weight"], stacked[f"{name}.bias"], module.padding, grouped_conv)
-            elif isinstance(module, nn.BatchNorm2d):
-                x = F.batch_norm(
-                    x, *(stacked[f"{name}.{k}"].flatten() for k in ("running_mean", "running_var", "weight", "bias")),
-                    training=False, eps=module.eps,
-                )
-            else:
-                x = module(x)  # the activation
-        x = x.transpose(0, 1)  # (B, N, T, H) -> (N, B, T, H)
-
-    mask = _attention_bias(attention_mask)  # (B, 1, 1, T) or None
-    if mask is not None:
-        mask = mask.repeat(num, 1, 1, 1)  # (N * B, 1, 1, T), member-major like the activations
-    activation = members[0].tlm.layers[0].activation if config.num_hidden_layers else None
-    head_size = hidden // heads
-    x = x.reshape(num, batch * seq_len, hidden)  # (N, B*T, H)
-    pruned = cls_only and config.num_hidden_layers > 0
-    for i in range(config.num_hidden_layers):
-        name = f"tlm.layers.{i}"
-        source = _layer_norm(x, stacked, f"{name}.attention_norm", eps) if config.pre_norm else x  # Q, K, V input
-        if pruned and i == config.num_hidden_layers - 1:
-            # Only [CLS] reaches the classifier: keys and values for every position, the rest for position 0.
-            kv = _linear(source, stacked, f"{name}.kv")  # (N, B*T, 2H)
-            k, v = kv.view(num * batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)  # (2, N*B, heads, T, hs)
-            residual = x.view(num, batch, seq_len, hidden)[:, :, 0]  # (N, B, H)
-            source = source.view(num, batch, seq_len, hidden)[:, :, 0]
-            q = _linear(source, stacked, f"{name}.q").view(num * batch, 1, heads, head_size).transpose(1, 2)
-        else:
-            qkv = _linear(source, stacked, f"{name}.qkv")  # (N, B*T, 3H)
-            q, k, v = qkv.view(num * batch, seq_len, 3, heads, head_size).permute(2, 0, 3, 1, 4)  # (3, N*B, heads, T, hs)
-            residual = x
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (N*B, heads, T or 1, head_size)
-        attended = _linear(attended.transpose(1, 2).reshape(residual.shape), stacked, f"{name}.attention_output")
-        if config.pre_norm:
-            h = residual + attended
-            normed = _layer_norm(h, stacked, f"{name}.output_norm", eps)
-            x = h + _linear(activation(_linear(normed, stacked, f"{name}.intermediate")), stacked, f"{name}.output")
-        else:
-            h = _layer_norm(residual + attended, stacked, f"{name}.attention_norm", eps)
-            ffn = _linear(activation(_linear(h, stacked, f"{name}.intermediate")), stacked, f"{name}.output")
-            x = _layer_norm(h + ffn, stacked, f"{name}.output_norm", eps)
-    if config.pre_norm and config.num_hidden_layers:
-        x = _layer_norm(x, stacked, "tlm.final_norm", eps)
-    cls = x if pruned else x.view(num, batch, seq_len, hidden)[:, :, 0]  # (N, B, H)
-    pooled = torch.tanh(_linear(cls, stacked, "pooler"))  # (N, B, H)
-    return _linear(pooled, stacked, "classifier")  # (N, B, C)
+    """Eval-mode forward of N members of one architecture as one computation -> (N, B, C) logits: the members'
+    own forward through `member_stack` (built here unless given). `cls_only`: the last layer for [CLS] only (the
+    model's default); False runs it at every position, as when every hidden state is asked for."""
+    stack = member_stack(members, stacked, grouped_conv) if stack is None else stack
+    mask = None if attention_mask is None else attention_mask.repeat(len(members), 1)  # (N * B, T), member-major
+    logits = stack(input_ids, mask, token_type_ids, position_ids, output_hidden_states=not cls_only).logits
+    return logits.view(len(members), input_ids.shape[0], -1)  # (N * B, C) -> (N, B, C)
 
 
 def _load_member(path: str, **load_kwargs) -> TLMForSequenceClassification:
@@ -401,6 +408,7 @@ __all__ = [
     "TLMCommitteeOutput",
     "combine_member_logits",
     "fused_member_logits",
+    "member_stack",
     "stack_member_weights",
     "tokenizer_difference",
     "register",

@@ -87,6 +87,17 @@ class TLMConvFrontEnd(nn.Module):
         return self.layers(hidden_states.unsqueeze(1)).squeeze(1)  # (B, T, H) -> (B, 1, T, H) -> (B, T, H)
 
 
+class TLMQKV(nn.Linear):
+    """The fused Q, K, V projection H -> 3H; `part="q"` computes only the queries (H), `part="kv"` only the keys and
+    values (2H), for the layers that need queries at fewer positions than keys and values."""
+
+    def forward(self, x, part=None):
+        if part is None:
+            return super().forward(x)
+        rows = slice(0, self.in_features) if part == "q" else slice(self.in_features, None)
+        return F.linear(x, self.weight[rows], self.bias[rows])
+
+
 class TLMLayer(GradientCheckpointingLayer):
     """A post-LN BERT block: x = LN(x + Attn(x)); x = LN(x + FFN(x)); with `config.pre_norm` the pre-LN block
     x = x + Attn(LN(x)); x = x + FFN(LN(x)). Q, K and V come from one fused matmul. Attention follows
@@ -98,7 +109,7 @@ class TLMLayer(GradientCheckpointingLayer):
         self.num_heads = config.num_attention_heads
         self.pre_norm = config.pre_norm
         self.attention_dropout = config.attention_probs_dropout_prob
-        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.qkv = TLMQKV(config.hidden_size, 3 * config.hidden_size)
         self.attention_output = nn.Linear(config.hidden_size, config.hidden_size)
         self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.intermediate = nn.Linear(config.hidden_size, config.intermediate_size)
@@ -119,23 +130,19 @@ class TLMLayer(GradientCheckpointingLayer):
             # (B, T, 3H) -> (3, B, heads, T, head_size)
             q, k, v = self.qkv(source).view(batch, seq_len, 3, heads, head_size).permute(2, 0, 3, 1, 4)
         elif first_only:
-            w_q, w_kv = self.qkv.weight.split([hidden, 2 * hidden])
-            b_q, b_kv = self.qkv.bias.split([hidden, 2 * hidden])
             # (B, T, 2H) -> (2, B, heads, T, head_size)
-            k, v = F.linear(source, w_kv, b_kv).view(batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)
+            k, v = self.qkv(source, "kv").view(batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)
             x, source = x[:, 0], source[:, 0]  # (B, T, H) -> (B, H): the residual stream goes on only at [CLS]
-            q = F.linear(source, w_q, b_q).view(batch, 1, heads, head_size).transpose(1, 2)  # (B, heads, 1, hs)
+            q = self.qkv(source, "q").view(batch, 1, heads, head_size).transpose(1, 2)  # (B, heads, 1, head_size)
         else:
             # Each row's queries are packed to the left of a (B, M, H) block, M = most predicted positions in a row;
             # padding slots are zeros whose outputs nobody reads. Attention then costs M/T of the dense one.
             rows, slots = _packed_slots(output_mask)  # (N,), (N,)
-            w_q, w_kv = self.qkv.weight.split([hidden, 2 * hidden])
-            b_q, b_kv = self.qkv.bias.split([hidden, 2 * hidden])
             # (B, T, 2H) -> (2, B, heads, T, head_size)
-            k, v = F.linear(source, w_kv, b_kv).view(batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)
+            k, v = self.qkv(source, "kv").view(batch, seq_len, 2, heads, head_size).permute(2, 0, 3, 1, 4)
             # (B, T, H) -> (N, H): the residual stream goes on only at these positions
             x, source = x[output_mask], source[output_mask]
-            q = F.linear(source, w_q, b_q)  # (N, H)
+            q = self.qkv(source, "q")  # (N, H)
             q = q.new_zeros(batch, int(output_mask.sum(1).max()), hidden).index_put((rows, slots), q)  # (B, M, H)
             q = q.view(batch, -1, heads, head_size).transpose(1, 2)  # (B, M, H) -> (B, heads, M, head_size)
         implementation = "eager" if output_attentions else self.config._attn_implementation  # SDPA has no probs
