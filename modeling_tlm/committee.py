@@ -10,7 +10,6 @@ Training members end to end: `train_committee.py` at the repository root.
 
 import argparse
 import json
-import sys
 
 import torch
 from torch.utils.data import DataLoader
@@ -24,14 +23,17 @@ def assemble(members: list[str], output_dir: str, combine: str = "soft", push_to
              token: str | None = None) -> TLMCommitteeForSequenceClassification:
     """from_members(members) saved to output_dir with the first member's tokenizer (from_members has checked that
     every member that has a tokenizer has this one); pushed as one repo with `push_to_hub`."""
-    from .training.checks import check_checkpoint_folder
+    from .training.checks import ArgumentError, check_checkpoint_folder
 
     for member in members:  # a missing or broken local folder is named here, not mistaken for a Hub id
         check_checkpoint_folder(member, "--members")
-    committee = TLMCommitteeForSequenceClassification.from_members(members, combine=combine)
+    try:
+        committee = TLMCommitteeForSequenceClassification.from_members(members, combine=combine)
+    except (ValueError, TypeError) as e:  # the modeling file's own errors (it imports nothing of ours): bad members
+        raise ArgumentError(f"--members: {e}") from e
     tokenizer = next(filter(None, map(load_member_tokenizer, members)), None)
     if tokenizer is None:
-        raise FileNotFoundError(f"--members: none of {members} has tokenizer files; the committee needs one")
+        raise ArgumentError(f"--members: none of {members} has tokenizer files; the committee needs one")
     committee.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     if push_to_hub:
@@ -70,6 +72,7 @@ def evaluate(committee: TLMCommitteeForSequenceClassification, dataset, tokenize
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line; bad input ends through `run_cli` (exit 2, `error: ...`), as every command's does."""
     parser = argparse.ArgumentParser(prog="python -m modeling_tlm.committee", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("assemble", help="one committee checkpoint from fine-tuned member checkpoints")
@@ -79,14 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     build.add_argument("--push_to_hub", metavar="REPO_ID", help="also push the committee to this Hub repo")
     build.add_argument("--hub_token")
     args = parser.parse_args(argv)
-    try:
-        committee = assemble(args.members, args.output_dir, args.combine, args.push_to_hub, args.hub_token)
-    except (ValueError, TypeError, OSError) as e:  # bad members: their message, without a traceback
-        parser.exit(2, f"error: {e}\n")
+    committee = assemble(args.members, args.output_dir, args.combine, args.push_to_hub, args.hub_token)
     summary = dict(output_dir=args.output_dir, members=args.members, combine=args.combine,
                    labels=committee.config.id2label, pushed_to=args.push_to_hub)
     print(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from .training.run import run_cli
+
+    run_cli(main)

@@ -15,6 +15,7 @@ from modeling_tlm import (
     TLMForSequenceClassification,
 )
 from modeling_tlm.committee import main as committee_main
+from modeling_tlm.training.run import run_cli
 from modeling_tlm.modeling_committee import combine_member_logits, fused_member_logits, stack_member_weights
 
 from .isolation import run_without_package
@@ -232,11 +233,12 @@ def test_assemble_cli(tmp_path, capsys):
     assert AutoTokenizer.from_pretrained(tmp_path / "committee").get_vocab() == AutoTokenizer.from_pretrained(members[0]).get_vocab()
     TLMForMaskedLM(member_config()).save_pretrained(tmp_path / "mlm")
     with pytest.raises(SystemExit) as exit_info:
-        committee_main(["assemble", "--members", members[0], str(tmp_path / "mlm"), "--output_dir", str(tmp_path / "x")])
+        run_cli(lambda: committee_main(["assemble", "--members", members[0], str(tmp_path / "mlm"), "--output_dir",
+                                        str(tmp_path / "x")]))
     assert exit_info.value.code == 2 and "fine-tune it" in capsys.readouterr().err
     missing = str(tmp_path / "runs" / "member-3")  # a typo in a local path: named as a folder, not a Hub repo id
     with pytest.raises(SystemExit) as exit_info:
-        committee_main(["assemble", "--members", members[0], missing, "--output_dir", str(tmp_path / "y")])
+        run_cli(lambda: committee_main(["assemble", "--members", members[0], missing, "--output_dir", str(tmp_path / "y")]))
     assert exit_info.value.code == 2 and f"error: --members {missing}: no such folder" in capsys.readouterr().err
 
 
