@@ -13,6 +13,7 @@ import json
 import math
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from modeling_tlm.training.checks import ArgumentError
 from modeling_tlm.training.run import run_cli
 
 from .grids import GRIDS, Grid, get_grid
-from .stats import correlation_interval, mean_std, slope_interval, t_interval
+from .stats import Interval, correlation_interval, mean_std, slope_interval, t_interval
 
 MATCH_MARGIN = 0.01  # committee "matches" the deep model: at most 1 point of accuracy below it on average
 
@@ -308,33 +309,42 @@ def claim2(res: Results, plots: Path) -> tuple[list[str], str]:
             xs += [math.log2(n)] * len(gains)
             ys += gains
             cells.append(ci_text(gains) if gains else "–")
-        slope, low, high = slope_interval(xs, ys)
-        slopes.append((task, slope, low, high))
-        rows.append([task, *cells, _slope_text(slope, low, high), pct(res.tfidf_accuracies(task).values())])
+        slope = slope_interval(xs, ys)
+        slopes.append((task, slope))
+        rows.append([task, *cells, _slope_text(slope), pct(res.tfidf_accuracies(task).values())])
     lines = table(["task", *[f"gain at {n:,} [95% CI]" for n in g.deep_sizes],
                    "slope, points per doubling [95% CI]", "TF-IDF + LR %"], rows)
     png = plot_gain_vs_size(res, plots)
     lines += ["", f"![gain vs pre-training size]({png})", ""]
-    ok = [s for s in slopes if s[2] is not None]
-    up = [t for t, s, lo, hi in ok if lo > 0]
-    down = [t for t, s, lo, hi in ok if hi < 0]
+    ok = [(t, s) for t, s in slopes if s.low is not None]
+    up = [t for t, s in ok if s.low > 0]
+    down = [t for t, s in ok if s.high < 0]
     if ok and len(up) == len(res.tasks):
         v = "reproduced"
-    elif down or (len(ok) == len(res.tasks) and all(s <= 0 for _, s, _, _ in ok)):
+    elif down or (len(ok) == len(res.tasks) and all(s.value <= 0 for _, s in ok)):
         v = "not reproduced"
     else:
         v = "unclear at this scale"
     why = ("Slope of the per-seed gain against log2(pre-training size), fitted over all sizes and seeds: "
-           + ", ".join(f"{t} {_slope_text(s, lo, hi)}" for t, s, lo, hi in slopes)
+           + ", ".join(f"{t} {_slope_text(s)}" for t, s in slopes)
            + ". Rule: reproduced if the slope's CI lies above 0 on every task; not reproduced if it lies below 0 on "
            "some task or no slope is positive; unclear otherwise.")
     return lines + [verdict_line("claim 2", v, why)], v
 
 
-def _slope_text(slope, low, high) -> str:
-    if low is None:
+def _slope_text(slope: Interval) -> str:
+    if slope.low is None:
         return "n/a (too few points)"
-    return f"{100 * slope:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]"
+    return f"{100 * slope.value:+.2f} [{100 * slope.low:+.2f}, {100 * slope.high:+.2f}]"
+
+
+class OverlapPoint(NamedTuple):
+    """One (task, pre-training size) point of claim 3: its token overlap and its mean gain."""
+
+    task: str
+    size: int
+    token_share: float
+    gain: float
 
 
 def claim3(res: Results, plots: Path) -> tuple[list[str], str]:
@@ -348,7 +358,7 @@ def claim3(res: Results, plots: Path) -> tuple[list[str], str]:
                 continue
             row10 = res.overlap10.get((n, task), {})
             mean = float(np.mean(gains))
-            points.append((task, n, row["token_share"], mean))
+            points.append(OverlapPoint(task, n, row["token_share"], mean))
             rows.append([task, f"{n:,}", f"{100 * row['token_share']:.1f}", f"{100 * row['type_share']:.1f}",
                          f"{100 * row10['token_share']:.1f}" if row10 else "–", ci_text(gains),
                          pct(res.tfidf_accuracies(task).values())])
@@ -358,15 +368,15 @@ def claim3(res: Results, plots: Path) -> tuple[list[str], str]:
         return lines, "unclear at this scale"
     png = plot_gain_vs_overlap(res, points, plots)
     lines += ["", f"![gain vs token overlap]({png})", ""]
-    r, low, high = correlation_interval([p[2] for p in points], [p[3] for p in points])
+    r, low, high = correlation_interval([p.token_share for p in points], [p.gain for p in points])
     # Across tasks at each size: does the task with more overlap gain more? (Spearman over the tasks.)
     from scipy.stats import spearmanr
 
     across = []
     for n in g.deep_sizes:
-        at = [p for p in points if p[1] == n]
+        at = [p for p in points if p.size == n]
         if len(at) >= 3:
-            across.append(float(spearmanr([p[2] for p in at], [p[3] for p in at]).statistic))
+            across.append(float(spearmanr([p.token_share for p in at], [p.gain for p in at]).statistic))
     if across and all(a > 0.99 for a in across) and low is not None and low > 0:
         v = "reproduced"
     elif across and all(a < -0.99 for a in across) and high is not None and high < 0:
@@ -419,11 +429,11 @@ def claim4(res: Results, plots: Path) -> tuple[list[str], str]:
     fused, deep_ms = figures[committee_name]["p50_ms"], figures["deep"]["p50_ms"]
     parallel = figures[committee_name]["parallel_p50_ms"]
     means = {t: float(np.mean(d)) for t, d in diffs}
-    worse = [t for t, d in diffs if t_interval(d)[2] is not None and t_interval(d)[2] < 0
+    worse = [t for t, d in diffs if t_interval(d).high is not None and t_interval(d).high < 0
              and np.mean(d) < -MATCH_MARGIN]
     matches = all(m >= -MATCH_MARGIN for m in means.values())
     faster = parallel < deep_ms
-    with_ci = all(t_interval(d)[1] is not None for _, d in diffs)
+    with_ci = all(t_interval(d).low is not None for _, d in diffs)
     if matches and faster and with_ci:
         v = "reproduced"
     elif worse or (not faster and with_ci):
@@ -536,10 +546,11 @@ def plot_gain_vs_overlap(res: Results, points, plots: Path) -> str:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     for task in res.tasks:
-        pts = [p for p in points if p[0] == task]
-        ax.plot([100 * p[2] for p in pts], [100 * p[3] for p in pts], marker="o", label=task_label(res, task))
+        pts = [p for p in points if p.task == task]
+        ax.plot([100 * p.token_share for p in pts], [100 * p.gain for p in pts], marker="o", label=task_label(res, task))
         for p in pts:
-            ax.annotate(f"{p[1]:,}", (100 * p[2], 100 * p[3]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax.annotate(f"{p.size:,}", (100 * p.token_share, 100 * p.gain), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xlabel("token overlap with the pre-training set, % of task tokens")
     ax.set_ylabel("mean gain over from scratch, accuracy points")
