@@ -408,44 +408,69 @@ def _too_many(task: str, name: str, have: int, want: int, arg: str, where: str) 
 
 def _sample(raw: dict[str, Dataset], names: list[str], task: str, sources: dict[str, str], n_train: int | None,
             n_test: int | None, validation_fraction: float, seed: int) -> DatasetDict:
+    """The labelled sample: `n_test` test rows and `n_train` training rows per label (None: all), a validation slice
+    of `validation_fraction` of each label's training rows where the task has no validation split, drawn by `seed`."""
+    _check_sample_sizes(n_train, n_test, validation_fraction)
+    if "test" not in raw:  # one file: split each label's rows into test and train
+        raw = _split_off_test(raw, names, task, sources, n_test, seed)
+    train = raw["train"]
+    test_idx = _test_rows(raw["test"], names, task, sources, n_test, seed)
+    train_idx, val_idx = _train_and_validation_rows(train, names, task, sources, n_train, validation_fraction,
+                                                    has_validation="validation" in raw, seed=seed)
+    return DatasetDict({
+        "train": train.select(train_idx),
+        "validation": raw["validation"] if "validation" in raw else train.select(val_idx),
+        "test": raw["test"].select(test_idx),
+    })
+
+
+def _check_sample_sizes(n_train: int | None, n_test: int | None, validation_fraction: float) -> None:
     if not 0 <= validation_fraction < 1:
         raise DataError(f"validation_fraction={validation_fraction}; expected a number in [0, 1)")
     for arg, n in (("samples_per_label_train", n_train), ("samples_per_label_test", n_test)):
         if n is not None and n < 1:
             raise DataError(f"{arg}={n}; expected a positive number of rows per label (or None for all)")
-    k = len(names)
-    train = raw["train"]
-    labels = np.asarray(train["label"][:])  # [:] reads the column at once (iterating a Column is slow)
-    if "test" not in raw:  # one file: split each label's rows into test and train
-        test_idx, train_idx = [], []
-        for label, order in enumerate(_label_orders(labels, k, seed, 0)):
-            n_t = n_test if n_test is not None else math.ceil(FEWREL_TEST_FRACTION * len(order))
-            if n_t >= len(order):
-                raise DataError(f"{task}: class {names[label]!r} has {len(order)} rows in {sources['train']}, too few "
-                                f"to split "
-                                f"off {n_t} test rows and keep at least one for training")
-            test_idx.append(order[:n_t])
-            train_idx.append(order[n_t:])
-        raw = dict(raw, test=train.select(np.sort(np.concatenate(test_idx))))
-        train = train.select(np.sort(np.concatenate(train_idx)))
-        labels = np.asarray(train["label"][:])
 
-    test_labels = np.asarray(raw["test"]["label"][:])
-    test_idx = []
-    for label, order in enumerate(_label_orders(test_labels, k, seed, 1)):
+
+def _split_off_test(raw, names, task, sources, n_test, seed) -> dict[str, Dataset]:
+    """A task in one file: each label's rows split into test (n_test, or FEWREL_TEST_FRACTION of them) and train."""
+    train = raw["train"]
+    test_idx, train_idx = [], []
+    for label, order in enumerate(_label_orders(np.asarray(train["label"][:]), len(names), seed, 0)):
+        n_t = n_test if n_test is not None else math.ceil(FEWREL_TEST_FRACTION * len(order))
+        if n_t >= len(order):
+            raise DataError(f"{task}: class {names[label]!r} has {len(order)} rows in {sources['train']}, too few to "
+                            f"split off {n_t} test rows and keep at least one for training")
+        test_idx.append(order[:n_t])
+        train_idx.append(order[n_t:])
+    return dict(raw, test=train.select(np.sort(np.concatenate(test_idx))),
+                train=train.select(np.sort(np.concatenate(train_idx))))
+
+
+def _test_rows(test: Dataset, names, task, sources, n_test, seed) -> np.ndarray:
+    """Sorted indices of n_test test rows per label (all with None)."""
+    rows = []
+    for label, order in enumerate(_label_orders(np.asarray(test["label"][:]), len(names), seed, 1)):
         if n_test is not None and n_test > len(order):
             raise _too_many(task, names[label], len(order), n_test, "samples_per_label_test",
                             f"the test split ({sources.get('test', sources['train'])})")
-        test_idx.append(order[:n_test])
+        rows.append(order[:n_test])
+    return np.sort(np.concatenate(rows))
 
+
+def _train_and_validation_rows(train: Dataset, names, task, sources, n_train, validation_fraction,
+                               has_validation: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted indices of each label's training sample and, without a validation split, its validation slice (taken
+    from the other end of the label's shuffled pool, so it never overlaps the sample)."""
     train_idx, val_idx, short = [], [], []
-    for label, order in enumerate(_label_orders(labels, k, seed, 2)):
+    # [:] reads the column at once (iterating a Column is slow)
+    for label, order in enumerate(_label_orders(np.asarray(train["label"][:]), len(names), seed, 2)):
         pool = len(order)
         if n_train is not None and n_train > pool:
             raise _too_many(task, names[label], pool, n_train, "samples_per_label_train",
                             f"the train split ({sources['train']})")
         want = n_train if n_train is not None else pool
-        n_val = 0 if "validation" in raw else math.ceil(validation_fraction * (want if n_train else pool))
+        n_val = 0 if has_validation else math.ceil(validation_fraction * (want if n_train else pool))
         if n_train is None:
             want = pool - n_val  # no sample size: a plain train/validation split of the pool
         elif want + n_val > pool:
@@ -453,8 +478,7 @@ def _sample(raw: dict[str, Dataset], names: list[str], task: str, sources: dict[
             want = pool - n_val
         if want < 1:
             raise DataError(f"{task}: class {names[label]!r} has {pool} rows in the train split ({sources['train']}), "
-                            f"too few for "
-                            f"{n_val} validation rows and at least one training row")
+                            f"too few for {n_val} validation rows and at least one training row")
         train_idx.append(order[:want])
         val_idx.append(order[pool - n_val:] if n_val else order[:0])
     if short:
@@ -463,12 +487,7 @@ def _sample(raw: dict[str, Dataset], names: list[str], task: str, sources: dict[
             "slice of %.0f%%: their training samples shrink to make room (%s). Pass validation_fraction=0 for the "
             "exact training size.", task, len(short), n_train, 100 * validation_fraction, ", ".join(short[:5]),
         )
-    out = {
-        "train": train.select(np.sort(np.concatenate(train_idx))),
-        "validation": raw["validation"] if "validation" in raw else train.select(np.sort(np.concatenate(val_idx))),
-        "test": raw["test"].select(np.sort(np.concatenate(test_idx))),
-    }
-    return DatasetDict(out)
+    return np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
 
 
 # ----------------------------------------------------------------------------------------------------------------
