@@ -1,9 +1,11 @@
 """Soft committees of fine-tuned, independently pre-trained members, on the test split their members were tested on.
 
-Every subset of the members with at least --min_size of them is assembled with
-`TLMCommitteeForSequenceClassification.from_members` (class probabilities averaged) and evaluated on the same
-labelled samples train_cls.py used (its own data loading, same seed). Each member alone, and each --references
-checkpoint (the deep model), is evaluated the same way, so every accuracy of the comparison comes from one path.
+The members are assembled once with `TLMCommitteeForSequenceClassification.from_members` and evaluated in one pass
+per split (`modeling_tlm.committee.member_logits_over`, the path `train_committee.py` uses too) on the same labelled
+samples train_cls.py used (its own data loading, same seed); every subset of at least --min_size members is the
+combination of its members' logits (--combine; class probabilities averaged by default), exactly what that subset's
+own committee computes. Each member alone, and each --references checkpoint (the deep model), is evaluated the same
+way, so every accuracy of the comparison comes from one path.
 
     python -m experiments.committee --members runs/ft-b1 runs/ft-b1-conv2 runs/ft-b1-conv3 --task_name ag_news \
         --data_dir ../shared/data --samples_per_label_train 250 --samples_per_label_test 500 --seed 0 \
@@ -22,7 +24,7 @@ import numpy as np
 from modeling_tlm.training.checks import ArgumentError, check_checkpoint_folder
 from modeling_tlm.training.run import run_cli
 
-from .common import classification_metrics, load_data, parse, predict, write_results
+from .common import classification_metrics, load_data, parse, write_results
 
 
 @dataclass
@@ -38,8 +40,8 @@ class CommitteeEvaluationArguments:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from modeling_tlm import TLMCommitteeForSequenceClassification
     from modeling_tlm.data import load_tokenizer
+    from modeling_tlm.modeling_committee import combine_member_logits
 
     started = time.time()
     data_args, cell, args = parse(CommitteeEvaluationArguments, argv)
@@ -52,22 +54,26 @@ def main(argv: list[str] | None = None) -> dict:
     task, tokenized = load_data(data_args, cell.seed, tokenizer)
     labels = {split: np.asarray(tokenized[split]["labels"]) for split in ("validation", "test")}
 
-    def evaluate(paths: list[str]) -> dict:
-        model = TLMCommitteeForSequenceClassification.from_members(paths, combine=args.combine)
+    # One pass per split gives every member's logits (and the references', each a 1-member committee); every
+    # committee of a subset combines its members' rows, as its own forward would.
+    members_logits = member_logits_by_split(args.members, args.combine, tokenized, tokenizer, labels)
+    references_logits = [member_logits_by_split([p], args.combine, tokenized, tokenizer, labels)
+                         for p in args.references]
+
+    def evaluate(logits_by_split: dict, subset: list[int]) -> dict:
         out = {}
-        for split in ("validation", "test"):
-            if len(labels[split]):
-                metrics = classification_metrics(predict(model, tokenized[split], tokenizer), labels[split])
-                out.update({f"{split}_{k}": v for k, v in metrics.items()})
+        for split, logits in logits_by_split.items():
+            combined = combine_member_logits(logits[subset], args.combine).numpy()  # (examples, C)
+            out.update({f"{split}_{k}": v for k, v in classification_metrics(combined, labels[split]).items()})
         return out
 
     names = [Path(p).name for p in args.members]
-    members = [{"index": i, "name": n, **evaluate([p])} for i, (n, p) in enumerate(zip(names, args.members))]
-    references = [{"name": Path(p).name, **evaluate([p])} for p in args.references]
+    members = [{"index": i, "name": n, **evaluate(members_logits, [i])} for i, n in enumerate(names)]
+    references = [{"name": Path(p).name, **evaluate(logits, [0])} for p, logits in zip(args.references, references_logits)]
     committees = []
     for size in range(args.min_size, len(args.members) + 1):
         for subset in itertools.combinations(range(len(args.members)), size):
-            metrics = evaluate([args.members[i] for i in subset])
+            metrics = evaluate(members_logits, list(subset))
             committees.append({"members": list(subset), "size": size, **metrics})
             print(f"committee {[names[i] for i in subset]}: test accuracy {metrics['test_accuracy']:.4f}")
     results = {
@@ -78,6 +84,22 @@ def main(argv: list[str] | None = None) -> dict:
     }
     write_results(cell.output_dir, results)
     return results
+
+
+def member_logits_by_split(paths: list[str], combine: str, tokenized, tokenizer, labels: dict) -> dict:
+    """{split: (N, examples, C) logits} of the members at `paths` on the validation and test splits (where not empty),
+    through the committee's own evaluation pass (`modeling_tlm.committee.member_logits_over`)."""
+    from modeling_tlm import TLMCommitteeForSequenceClassification
+    from modeling_tlm.committee import member_logits_over
+
+    committee = TLMCommitteeForSequenceClassification.from_members(paths, combine=combine)
+    out = {}
+    for split in ("validation", "test"):
+        if len(labels[split]):
+            logits, split_labels = member_logits_over(committee, tokenized[split], tokenizer)
+            assert np.array_equal(split_labels.numpy(), labels[split])  # the rows in their order
+            out[split] = logits
+    return out
 
 
 if __name__ == "__main__":

@@ -53,23 +53,6 @@ def classification_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
     return ClassificationMetrics()(EvalPrediction(predictions=scores, label_ids=labels))
 
 
-def predict(model, dataset, tokenizer, batch_size: int = 64) -> np.ndarray:
-    """Logits (N, C) of a classifier (or committee) over a tokenized split, in eval mode, batches padded by the
-    tokenizer as train_cls.py's collator pads them."""
-    import torch
-    from transformers import DataCollatorWithPadding
-
-    collate = DataCollatorWithPadding(tokenizer)
-    rows = dataset.remove_columns([c for c in dataset.column_names if c not in ("input_ids", "attention_mask")])
-    out = []
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(rows), batch_size):
-            batch = collate([rows[i] for i in range(start, min(start + batch_size, len(rows)))])
-            out.append(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float())
-    return torch.cat(out).numpy()
-
-
 def write_results(output_dir: str | os.PathLike, results: dict) -> Path:
     from modeling_tlm.training.files import write_json
 

@@ -43,18 +43,26 @@ def assemble(members: list[str], output_dir: str, combine: str = "soft", push_to
 
 
 @torch.no_grad()
-def evaluate(committee: TLMCommitteeForSequenceClassification, dataset, tokenizer, batch_size: int = 64) -> dict:
-    """Test accuracy of each member and of the committee under every combine mode, from one pass over `dataset`
-    (columns input_ids, attention_mask, labels; unpadded), batched in order and padded per batch as Trainer does."""
-    loader = DataLoader(dataset.with_format("torch"), batch_size=batch_size,
+def member_logits_over(committee: TLMCommitteeForSequenceClassification, dataset, tokenizer,
+                       batch_size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every member's logits over `dataset` (columns input_ids, attention_mask, labels; unpadded) in one pass,
+    batched in order and padded per batch as Trainer does -> ((N, examples, C) logits, (examples,) labels). Any
+    committee of a subset of the members is then `combine_member_logits(logits[subset], mode)`."""
+    columns = [c for c in dataset.column_names if c in ("input_ids", "attention_mask", "token_type_ids", "labels")]
+    loader = DataLoader(dataset.select_columns(columns).with_format("torch"), batch_size=batch_size,
                         collate_fn=DataCollatorWithPadding(tokenizer))
     member_logits, labels = [], []
     committee.eval()
     for batch in loader:
         member_logits.append(committee.member_logits(
-            batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids")))  # (N, B, C)
+            batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids")).float())  # (N, B, C)
         labels.append(batch["labels"])
-    member_logits, labels = torch.cat(member_logits, dim=1), torch.cat(labels)  # (N, examples, C), (examples,)
+    return torch.cat(member_logits, dim=1), torch.cat(labels)  # (N, examples, C), (examples,)
+
+
+def evaluate(committee: TLMCommitteeForSequenceClassification, dataset, tokenizer, batch_size: int = 64) -> dict:
+    """Test accuracy of each member and of the committee under every combine mode, from one pass over `dataset`."""
+    member_logits, labels = member_logits_over(committee, dataset, tokenizer, batch_size)
 
     def accuracy(logits):
         return (logits.argmax(-1) == labels).float().mean().item()

@@ -242,6 +242,30 @@ def test_assemble_cli(tmp_path, capsys):
     assert exit_info.value.code == 2 and f"error: --members {missing}: no such folder" in capsys.readouterr().err
 
 
+def test_one_evaluation_pass_gives_every_subset_committee(tmp_path):
+    """member_logits_over (the evaluation pass of train_committee.py and experiments.committee) on a dataset of
+    unpadded rows: each subset's combined member logits are that subset's own committee forward, for every mode."""
+    from datasets import Dataset
+
+    from modeling_tlm.committee import member_logits_over
+
+    members = [make_member(s) for s in range(3)]
+    ids, mask = padded_batch(batch=5, seed=1)
+    rows = Dataset.from_dict({"input_ids": [r[m.bool()].tolist() for r, m in zip(ids, mask)],
+                              "attention_mask": [m[m.bool()].tolist() for m in mask], "labels": [0, 1, 2, 1, 0]})
+    tokenizer = save_tokenizer(tmp_path / "tok")
+    logits, labels = member_logits_over(TLMCommitteeForSequenceClassification.from_members(members), rows, tokenizer,
+                                        batch_size=2)
+    assert logits.shape == (3, 5, 3) and labels.tolist() == [0, 1, 2, 1, 0]
+    for subset in ([0], [0, 2], [0, 1, 2]):
+        for mode in ("soft", "logits", "vote"):
+            committee = TLMCommitteeForSequenceClassification.from_members([members[i] for i in subset], combine=mode)
+            with torch.no_grad():
+                own = torch.cat([committee(torch.tensor([r]), torch.tensor([m])).logits
+                                 for r, m in zip(rows["input_ids"], rows["attention_mask"])])
+            torch.testing.assert_close(combine_member_logits(logits[subset], mode), own, atol=1e-5, rtol=1e-5)
+
+
 # ------------------------------------------------------------------------------- one checkpoint: save, load, share
 
 
