@@ -39,7 +39,7 @@ from modeling_tlm.training.build import build_config, build_tokenizer
 from modeling_tlm.training.card import masked_command, training_rows
 from modeling_tlm.training.data import load_classification_data, samples_per_label
 from modeling_tlm.training.resume import RunStart, preflight_output_dir
-from modeling_tlm.training.run import (
+from modeling_tlm.training.commands import (
     callbacks,
     evaluate,
     limit_validation,

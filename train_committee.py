@@ -41,7 +41,7 @@ from modeling_tlm.training import (
 )
 from modeling_tlm.training.checks import check_checkpoint_folder, check_presets
 from modeling_tlm.training.files import write_json
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parent
 

@@ -40,7 +40,7 @@ from modeling_tlm.training.card import masked_command, training_rows
 from modeling_tlm.training.collators import MLMCollator
 from modeling_tlm.training.data import count_tokens, load_mlm_datasets
 from modeling_tlm.training.resume import RunStart, preflight_output_dir
-from modeling_tlm.training.run import (
+from modeling_tlm.training.commands import (
     callbacks,
     evaluate,
     limit_validation,

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from benchmarks.common import machine_line, parse_arguments, print_end, write_rows
+from benchmarks.harness import machine_line, parse_arguments, print_end, write_rows
 from modeling_tlm import (
     TLMCommitteeForSequenceClassification,
     TLMConfig,
@@ -41,7 +41,7 @@ from modeling_tlm import (
 )
 from modeling_tlm.timing import DTYPES, forward_latencies, gflops_per_sequence, median
 from modeling_tlm.training.checks import ArgumentError, check_presets
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
 PAPER_PRESETS = ["bert-1", "bert-1-h24", "bert-1-conv2-k3-d64", "bert-1-conv2-k3-d64-h8", "bert-1-conv3-k3-d32",
                  "bert-1-conv2-k16x3-d64"]

@@ -4,7 +4,7 @@ Both models start from the same weights (`modeling_tlm.conversion`) and train th
 same `TrainingArguments` on the same AG News batches in the same order, padded per batch to its longest sequence
 (`DataCollatorWithPadding`, what train_cls.py does). What differs is the model: TLM computes its last layer at [CLS]
 alone (every position still gives keys and values; the logits, loss and gradients are the dense ones, tested).
-The Trainers take turns, one window of optimizer steps at a time (A B B A ...; `benchmarks.common.TrainerWindows`),
+The Trainers take turns, one window of optimizer steps at a time (A B B A ...; `benchmarks.harness.TrainerWindows`),
 and examples/s is the median over the timed windows.
 
 A third column trains stock BERT on the same examples padded to --max_seq_length, as a pipeline that pads every
@@ -27,7 +27,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from benchmarks.common import (
+from benchmarks.harness import (
     TrainerWindows,
     machine_line,
     parse_arguments,
@@ -39,7 +39,7 @@ from modeling_tlm.conversion import tlm_to_bert
 from modeling_tlm.data import load_task, tokenize_task
 from modeling_tlm.timing import interleaved_windows, median
 from modeling_tlm.training.checks import ArgumentError, check_presets
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIOS = {"bert-1": 3.0, "bert-6": 1.5}  # TLM examples/s over stock's on the same batches

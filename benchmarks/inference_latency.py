@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.common import machine_line, parse_arguments, print_end, write_rows
+from benchmarks.harness import machine_line, parse_arguments, print_end, write_rows
 from modeling_tlm import TLMConfig, TLMForSequenceClassification
 from modeling_tlm.conversion import tlm_to_bert
 from modeling_tlm.timing import interleaved_windows, median
 from modeling_tlm.training.checks import ArgumentError, check_presets
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
 TARGETS = {("bert-1", 1): 2.0}  # stock p50 / TLM p50 (preset, batch size)
 

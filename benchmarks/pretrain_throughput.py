@@ -11,9 +11,9 @@ batch, forward, backward, gradient clipping, the optimizer step and the Trainer'
 Also printed, per preset and dtype:
 - MFU: tokens/s x matmul FLOPs per token (counted by `torch.utils.flop_counter` on one forward and backward, i.e.
   the FLOPs each implementation really executes; TLM skips work, so it has fewer) / the matmul peak measured at the
-  start of this run for that dtype (`benchmarks.common.matmul_peak`).
+  start of this run for that dtype (`benchmarks.harness.matmul_peak`).
 - Peak memory: peak resident memory of a fresh process that builds the model and trains it a few steps through the
-  same Trainer set-up (`benchmarks.common.in_fresh_process`), one process per model.
+  same Trainer set-up (`benchmarks.harness.in_fresh_process`), one process per model.
 - The MLM loss each model logged at the last step: identical start, data and masks, so they differ only by dropout
   noise and rounding.
 
@@ -36,7 +36,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from benchmarks.common import (
+from benchmarks.harness import (
     TrainerWindows,
     in_fresh_process,
     machine_line,
@@ -51,7 +51,7 @@ from modeling_tlm.conversion import tlm_config_to_bert, tlm_to_bert
 from modeling_tlm.timing import DTYPES, interleaved_windows, median
 from modeling_tlm.training.checks import ArgumentError, check_presets
 from modeling_tlm.training.collators import MLMCollator
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Targets for TLM tokens/s over stock's, printed beside the measured ratios.

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from modeling_tlm.training.checks import ArgumentError, check_checkpoint_folder
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
-from .common import classification_metrics, load_data, parse, write_results
+from .cell_io import classification_metrics, load_data, parse, write_results
 
 
 @dataclass

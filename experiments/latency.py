@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from modeling_tlm.training.checks import check_checkpoint_folder
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
-from .common import load_data, parse, write_results
+from .cell_io import load_data, parse, write_results
 
 
 @dataclass

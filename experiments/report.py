@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 
 from modeling_tlm.training.checks import ArgumentError
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
 from .grids import GRIDS, Grid, get_grid
 from .stats import Interval, correlation_interval, mean_std, slope_interval, t_interval

@@ -31,7 +31,7 @@ from modeling_tlm.timing import machine
 from modeling_tlm.training.checks import ArgumentError
 from modeling_tlm.training.files import write_json
 from modeling_tlm.training.progress import read_progress
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
 from .cells import Cell
 from .grids import GRIDS, get_grid

@@ -17,9 +17,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from modeling_tlm.training.checks import ArgumentError
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
-from .common import classification_metrics, load_data, parse, write_results
+from .cell_io import classification_metrics, load_data, parse, write_results
 
 # Searched on the validation slice: word n-grams and the inverse regularisation strength (a small grid: the fits
 # share two CPU cores with the rest of the experiment grid).

@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 
-from .common import write_results
+from .cell_io import write_results
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -97,6 +97,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    from .training.run import run_cli
+    from .training.commands import run_cli
 
     run_cli(main)

@@ -4,7 +4,7 @@ TLMForMaskedLM it measures: each must leave the loss and gradients what dense BE
 import pytest
 import torch
 
-from benchmarks.common import in_fresh_process, peak_memory, reset_peak_memory
+from benchmarks.harness import in_fresh_process, peak_memory, reset_peak_memory
 from modeling_tlm import TLMConfig, TLMForMaskedLM
 from modeling_tlm.timing import interleaved_windows
 from modeling_tlm.training import ArgumentError

@@ -15,7 +15,7 @@ from modeling_tlm import (
     TLMForSequenceClassification,
 )
 from modeling_tlm.committee import main as committee_main
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 from modeling_tlm.modeling_committee import combine_member_logits, fused_member_logits, stack_member_weights
 
 from .isolation import run_without_package

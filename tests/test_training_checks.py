@@ -13,7 +13,7 @@ from modeling_tlm import TLMConfig, TLMForMaskedLM, TLMForSequenceClassification
 from modeling_tlm.data import DataError, load_tokenizer
 from modeling_tlm.training import ArgumentError, OutputDirError
 from modeling_tlm.training.resume import FINGERPRINT_NAME, write_fingerprint
-from modeling_tlm.training.run import run_cli
+from modeling_tlm.training.commands import run_cli
 from tests.training_utils import cls_args, corpus_file, mlm_args
 
 

@@ -11,7 +11,7 @@ Every loader reads either the Hugging Face Hub or local files in the datasets' o
 
 The commands (pre-training sequences, a WordPiece tokenizer, token overlap): `python -m modeling_tlm.data --help`.
 """
-from .common import DataError
+from .loading import DataError
 from .corpus import SEQUENCE_MODES, build_mlm_datasets, load_pretraining_texts, tokenize_documents
 from .overlap import token_counts, token_overlap, unigram_cross_entropy
 from .tasks import ENTITY_MARKERS, TASK_DEFAULTS, TASK_NAMES, TaskData, load_task, tokenize_task

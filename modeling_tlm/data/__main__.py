@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-from ..training.run import run_cli
+from ..training.commands import run_cli
 from .corpus import SEQUENCE_MODES, build_mlm_datasets, load_pretraining_texts
 from .overlap import token_counts, token_overlap
 from .tasks import TASK_DEFAULTS, load_task, tokenize_task

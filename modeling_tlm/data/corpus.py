@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasets import Dataset, DatasetDict, Features, IterableDataset, IterableDatasetDict, Sequence, Value
 
-from .common import DataError, cached_dataset, file_signature, fingerprint, load_hub_dataset, read_utf8, require_path
+from .loading import DataError, cached_dataset, file_signature, fingerprint, load_hub_dataset, read_utf8, require_path
 from .tokenization import tokenizer_fingerprint
 
 WIKIPEDIA_HUB_ID = "wikimedia/wikipedia"

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow.compute as pc
 from datasets import Dataset, DatasetDict, IterableDataset
 
-from .common import DataError
+from .loading import DataError
 
 
 def token_counts(source: Any, *, special_ids: Iterable[int] | None = None) -> Counter:

@@ -39,7 +39,7 @@ import datasets
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-from .common import DataError, cached_dataset, file_signature, fingerprint, load_hub_dataset, read_utf8, require_path
+from .loading import DataError, cached_dataset, file_signature, fingerprint, load_hub_dataset, read_utf8, require_path
 from .tokenization import add_special_tokens, tokenizer_fingerprint
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from ..configuration_tlm import SPECIAL_TOKEN_ID_FIELDS
-from .common import DataError, fingerprint
+from .loading import DataError, fingerprint
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ so that every command sees exactly the texts and labelled samples the training s
 import pyarrow.compute as pc
 
 from ..data import DataError, TASK_DEFAULTS, build_mlm_datasets, load_pretraining_texts, load_task, tokenize_task
-from ..data.common import load_hub_dataset
+from ..data.loading import load_hub_dataset
 from ..data.corpus import WIKIPEDIA_HUB_CONFIG, WIKIPEDIA_HUB_ID
 
 
