@@ -86,6 +86,10 @@ class TLMConfig(PreTrainedConfig):
             each attention and feed-forward branch, with one more LayerNorm after the last layer (pre-LN; Xiong et
             al. 2020, and Cramming's choice for short budgets: the residual stream carries the embeddings through
             unnormalised, which makes early training faster and stable without a long warm-up).
+        alibi (`bool`, defaults to `False`): add ALiBi's distance penalty to every attention score (Press et al. 2022;
+            MosaicBERT, Portes et al. 2023, for BERT pre-training): head h adds -slope_h * |i - j|, slopes
+            2^(-8h/heads), so every head prefers nearby tokens from the first step instead of having to discover
+            position from the learned position embeddings (which stay). Not a BERT model then.
         pad_token_id / cls_token_id / sep_token_id / mask_token_id (`int`): ids of [PAD] (0), [CLS] (101),
             [SEP] (102) and [MASK] (103) in bert-base-uncased; they must agree with the tokenizer.
         classifier_dropout (`float`, *optional*): dropout before the classifier; `None` uses `hidden_dropout_prob`.
@@ -114,6 +118,7 @@ class TLMConfig(PreTrainedConfig):
     initializer_range: float = 0.02
     layer_norm_eps: float = 1e-12
     pre_norm: bool = False
+    alibi: bool = False
     pad_token_id: int | None = 0
     cls_token_id: int | None = 101
     sep_token_id: int | None = 102
@@ -152,8 +157,9 @@ class TLMConfig(PreTrainedConfig):
                 f"TLMConfig.hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
                 f"({self.num_attention_heads})"
             )
-        if not isinstance(self.pre_norm, bool):
-            raise ValueError(f"TLMConfig.pre_norm must be True or False, got {self.pre_norm!r}")
+        for field in ("pre_norm", "alibi"):
+            if not isinstance(getattr(self, field), bool):
+                raise ValueError(f"TLMConfig.{field} must be True or False, got {getattr(self, field)!r}")
         for field in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
             value = getattr(self, field)
             if value is not None and not 0.0 <= value < 1.0:

@@ -41,6 +41,8 @@ def tlm_config_to_bert(config: TLMConfig) -> BertConfig:
         raise ValueError(f"Only conv-free TLMs are BERT models; this one has num_conv_layers={config.num_conv_layers}")
     if config.pre_norm:
         raise ValueError("Only post-LN TLMs are BERT models; this one has pre_norm=True (BERT has no pre-LN form)")
+    if config.alibi:
+        raise ValueError("TLMs with alibi=True are not BERT models (BERT has no attention bias)")
     return BertConfig(**{field: getattr(config, field) for field in _SHARED_CONFIG_FIELDS})
 
 

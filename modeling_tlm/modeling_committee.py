@@ -33,8 +33,8 @@ from .modeling_tlm import TLMForSequenceClassification, load_without_missing_wei
 # Config fields that decide the members' weight shapes and eval-mode forward: members equal on all of them are fused.
 _ARCHITECTURE_FIELDS = (
     "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "hidden_act",
-    "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pre_norm", "num_conv_layers", "conv_kernel_sizes",
-    "conv_channels", "num_labels",
+    "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pre_norm", "alibi", "num_conv_layers",
+    "conv_kernel_sizes", "conv_channels", "num_labels",
 )
 _EMBEDDINGS = "tlm.embeddings."  # every member runs its own embeddings (the word table is big): never stacked
 _TOKENIZER_PROBE = "Hello WORLD, Ünïcödé café 1234 [MASK] tokenizers!"  # compares normalisation and splitting

@@ -145,6 +145,15 @@ class TLMLayer(GradientCheckpointingLayer):
             q = self.qkv(source, "q")  # (N, H)
             q = q.new_zeros(batch, int(output_mask.sum(1).max()), hidden).index_put((rows, slots), q)  # (B, M, H)
             q = q.view(batch, -1, heads, head_size).transpose(1, 2)  # (B, M, H) -> (B, heads, M, head_size)
+        if self.config.alibi:
+            if first_only:
+                query_positions = torch.zeros(1, 1, dtype=torch.long, device=x.device)  # (1, 1): [CLS]
+            elif output_mask is None:
+                query_positions = torch.arange(seq_len, device=x.device)[None]  # (1, T)
+            else:  # each packed query slot's position in its row, (B, M); padding slots read position 0
+                query_positions = torch.zeros(batch, q.shape[2], dtype=torch.long, device=x.device).index_put(
+                    (rows, slots), output_mask.nonzero()[:, 1])
+            attention_mask = _with_alibi(attention_mask, query_positions, seq_len, heads, q.dtype)
         implementation = "eager" if output_attentions else self.config._attn_implementation  # SDPA has no probs
         attended, probs = _attention(q, k, v, attention_mask, self.attention_dropout if self.training else 0.0,
                                      implementation)  # -> (B, heads, T or M or 1, head_size)
@@ -164,6 +173,21 @@ class TLMLayer(GradientCheckpointingLayer):
         return self.dropout(self.output(self.activation(self.intermediate(x))))
 
 
+def alibi_slopes(heads: int) -> torch.Tensor:
+    """ALiBi's per-head slopes (Press et al. 2022): the geometric sequence 2^(-8/heads), 2^(-16/heads), ..., 2^-8."""
+    return 2.0 ** (-8.0 * torch.arange(1, heads + 1) / heads)
+
+
+def _with_alibi(attention_mask, query_positions, seq_len, heads, dtype):
+    """The additive mask (B or 1, heads, Tq, T) of ALiBi, symmetric for an encoder: head h adds -slope_h * |i - j| to
+    the score of query position i on key j, so every head prefers nearby tokens from the start; padding keys
+    (False in the (B, 1, 1, T) boolean `attention_mask`) get the dtype's minimum."""
+    slopes = alibi_slopes(heads).to(query_positions.device, dtype)  # (heads,)
+    distance = (query_positions[:, None, :, None] - torch.arange(seq_len, device=query_positions.device)).abs()
+    bias = -slopes[:, None, None] * distance.to(dtype)  # (B or 1, heads, Tq, T)
+    return bias if attention_mask is None else bias.masked_fill(~attention_mask, torch.finfo(dtype).min)
+
+
 def _attention(q, k, v, attention_mask, dropout_p, implementation="sdpa"):
     """Scaled dot-product attention: (B, heads, Tq, head_size) -> (attended, probabilities or None).
 
@@ -176,7 +200,9 @@ def _attention(q, k, v, attention_mask, dropout_p, implementation="sdpa"):
     """
     if implementation == "eager":
         scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, heads, Tq, T)
-        if attention_mask is not None:
+        if attention_mask is not None and attention_mask.is_floating_point():  # additive (ALiBi)
+            scores = scores + attention_mask
+        elif attention_mask is not None:
             scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
         probs = F.dropout(scores.softmax(-1, dtype=torch.float32).to(q.dtype), dropout_p)
         return probs @ v, probs

@@ -74,8 +74,9 @@ def save_member(folder, model, **tokenizer_kwargs):
 # ---------------------------------------------------------------------------------------------------- fused inference
 
 
-@pytest.mark.parametrize("arch", [dict(), CONV, dict(num_hidden_layers=2), dict(num_hidden_layers=2, pre_norm=True)],
-                         ids=["bert-1", "conv", "two-layers", "pre-LN"])
+@pytest.mark.parametrize("arch", [dict(), CONV, dict(num_hidden_layers=2), dict(num_hidden_layers=2, pre_norm=True),
+                                  dict(num_hidden_layers=2, alibi=True)],
+                         ids=["bert-1", "conv", "two-layers", "pre-LN", "alibi"])
 @pytest.mark.parametrize("cls_only", [True, False], ids=["cls-only", "all-positions"])
 def test_fused_equals_sequential(arch, cls_only):
     committee = TLMCommitteeForSequenceClassification.from_members([make_member(s, **arch) for s in range(3)])

@@ -92,10 +92,10 @@ def test_presets_match_the_paper():
         TLMConfig.from_preset("bert-7")
 
 
-@pytest.mark.parametrize("pre_norm", [False, True], ids=["post-LN", "pre-LN"])
-def test_sparse_mlm_prediction_equals_dense_loss_and_gradients(pre_norm):
+@pytest.mark.parametrize("form", [dict(), dict(pre_norm=True), dict(alibi=True)], ids=["post-LN", "pre-LN", "alibi"])
+def test_sparse_mlm_prediction_equals_dense_loss_and_gradients(form):
     """Projecting only the masked positions gives BERT's dense loss and the same gradients (fp32, 1e-5)."""
-    config = tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pre_norm=pre_norm)
+    config = tiny_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, **form)
     torch.manual_seed(0)
     model = TLMForMaskedLM(config)
     ids, mask = padded_batch()
@@ -116,7 +116,8 @@ def test_sparse_mlm_prediction_equals_dense_loss_and_gradients(pre_norm):
         torch.testing.assert_close(s, d, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("conv", [*CONV_FORMS[:2], dict(pre_norm=True)], ids=["no-conv", "k3", "pre-LN"])
+@pytest.mark.parametrize("conv", [*CONV_FORMS[:2], dict(pre_norm=True), dict(alibi=True)],
+                         ids=["no-conv", "k3", "pre-LN", "alibi"])
 def test_cls_only_classifier_equals_dense_logits_loss_and_gradients(conv):
     """The classifier's last layer computed at [CLS] alone gives the dense forward's logits, loss and gradients
     (the dense path is the one taken when every hidden state is asked for); fp32, padded batch, 1e-5."""
@@ -173,6 +174,32 @@ def test_pre_norm_equals_transformers_roberta_prelayernorm():
     want = reference(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
     real = mask.bool()
     torch.testing.assert_close(got[real], want[real], atol=1e-5, rtol=1e-5)
+
+
+def test_alibi_adds_the_distance_penalty_to_every_score():
+    """With Q and K weights zeroed, every score is ALiBi's bias alone: head h attends to key j from query i with
+    softmax_j(-slope_h |i - j|) over the real tokens; eager and SDPA give the same outputs with padding."""
+    from modeling_tlm.modeling_tlm import alibi_slopes
+
+    config = tiny_config(alibi=True, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_attention_heads=4)
+    torch.manual_seed(0)
+    model = TLMModel(config).eval()
+    hidden = config.hidden_size
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.qkv.weight[: 2 * hidden] = 0
+            layer.qkv.bias[: 2 * hidden] = 0
+    ids, mask = padded_batch()
+    probs = model(ids, mask, output_attentions=True).attentions[0]  # (B, heads, T, T)
+    assert torch.allclose(alibi_slopes(4), torch.tensor([2.0 ** -2, 2.0 ** -4, 2.0 ** -6, 2.0 ** -8]))
+    real = 5  # row 2 has 5 real tokens
+    distance = (torch.arange(real)[:, None] - torch.arange(real)).abs()
+    want = torch.softmax(-alibi_slopes(4)[:, None, None] * distance, -1)  # (heads, 5, 5)
+    torch.testing.assert_close(probs[2, :, :real, :real], want, atol=1e-6, rtol=1e-5)
+    assert probs[2, :, :, real:].max() == 0  # padding keys get nothing
+    sdpa = model(ids, mask).last_hidden_state
+    model.config._attn_implementation = "eager"
+    torch.testing.assert_close(model(ids, mask).last_hidden_state, sdpa, atol=1e-5, rtol=1e-5)
 
 
 def test_pre_norm_is_not_bert():
