@@ -25,6 +25,8 @@ COMMANDS = {
                                "--members", MISSING, "--min_size", "1"], MISSING),
     "experiments.latency": (["-m", "experiments.latency", "--output_dir", "{tmp}/out", "--task_name", "ag_news",
                              "--deep", MISSING, "--members", MISSING], MISSING),
+    "experiments.attention_locality": (["-m", "experiments.attention_locality", "--checkpoints", MISSING,
+                                        "--output_dir", "{tmp}/out"], MISSING),
     "experiments.tfidf": (["-m", "experiments.tfidf", "--output_dir", "{tmp}/out", "--task_name", "ag_news",
                            "--data_dir", MISSING], MISSING),
     "benchmarks.pretrain_throughput": (["-m", "benchmarks.pretrain_throughput", "--presets", "bert-7"], "bert-7"),

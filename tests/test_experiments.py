@@ -194,3 +194,18 @@ def test_the_tiny_grid_keeps_its_results_out_of_the_repository(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "experiments.run", "--grid", "recipe", "--list", "--workdir",
                               str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert "results in results/recipe" in listing.stdout
+
+
+def test_head_locality_reads_the_mass_at_each_offset():
+    """A head attending to its left neighbour puts all its mass at offset -1; a uniform one 1/T everywhere."""
+    import torch
+
+    from experiments.attention_locality import head_locality
+
+    seq_len = 24
+    left = torch.zeros(seq_len, seq_len)
+    left[torch.arange(1, seq_len), torch.arange(seq_len - 1)] = 1.0
+    probs = torch.stack([left, torch.full((seq_len, seq_len), 1 / seq_len)])[None].expand(3, 2, seq_len, seq_len)
+    (neighbour, uniform), = head_locality([probs])
+    assert neighbour == {-2: 0.0, -1: 1.0, 0: 0.0, 1: 0.0, 2: 0.0}
+    assert all(abs(m - 1 / seq_len) < 1e-7 for m in uniform.values())
