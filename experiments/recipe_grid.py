@@ -168,6 +168,10 @@ RECIPE = RecipeGrid(
     variants=(
         Variant("batch32", "batch 32 instead of 64 (twice the steps)", 30, ("--per_device_train_batch_size", "32")),
         Variant("lr2e-3", "peak learning rate 2e-3 instead of 1e-3", 30, ("--learning_rate", "2e-3")),
+        # The plateau ends when one head learns to attend to its neighbours (experiments.attention_locality);
+        # ALiBi's distance penalty gives every head that preference from the first step.
+        Variant("alibi", "ALiBi attention bias (every head prefers nearby tokens)", 30,
+                ("--config_overrides", f"{NO_DROPOUT},alibi=true")),
     ),
     ablation_minutes=5,
     ablations=(
