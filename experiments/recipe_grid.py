@@ -44,6 +44,9 @@ class Variant:
     what: str  # the choice it changes, for the table
     minutes: float
     flags: tuple[str, ...] = ()
+    # A variant that changes the architecture gets its own from-scratch twin with these --config_overrides (the
+    # same architecture with random weights); None: the recipe's twin is its twin.
+    scratch_config_overrides: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,12 +132,24 @@ class RecipeGrid:
                 finetune(f"ft-{self.budget_id(variant.minutes)}-{variant.name}-{setting.key}-s{seed}",
                          ["--model_name_or_path", os.path.join(out, pt)], setting, seed, [pt],
                          dict(budget_minutes=variant.minutes, variant=variant.name))
+                if variant.scratch_config_overrides is not None:
+                    twin = _with_config_overrides(scratch, variant.scratch_config_overrides)
+                    finetune(f"ft-scratch-{variant.name}-{setting.key}-s{seed}", ["--from_scratch", *twin], setting,
+                             seed, [], dict(budget_minutes=0, twin_of=variant.name))
             cid = f"tfidf-{setting.key}-s{seed}"
             argv = ["-m", "experiments.tfidf", "--data_dir", data_dir, *setting.data_args(), "--seed", str(seed),
                     "--output_dir", os.path.join(out, cid)]
             cells.append(Cell(cid, "tfidf", argv, os.path.join(out, cid),
                               meta=dict(task=setting.name, setting=setting.key, seed=seed)))
         return cells
+
+
+def _with_config_overrides(flags: list[str], overrides: str) -> list[str]:
+    """Model flags with the value of --config_overrides replaced (or the flag added)."""
+    if "--config_overrides" not in flags:
+        return [*flags, "--config_overrides", overrides]
+    at = flags.index("--config_overrides") + 1
+    return [*flags[:at], overrides, *flags[at + 1:]]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -171,7 +186,7 @@ RECIPE = RecipeGrid(
         # The plateau ends when one head learns to attend to its neighbours (experiments.attention_locality);
         # ALiBi's distance penalty gives every head that preference from the first step.
         Variant("alibi", "ALiBi attention bias (every head prefers nearby tokens)", 30,
-                ("--config_overrides", f"{NO_DROPOUT},alibi=true")),
+                ("--config_overrides", f"{NO_DROPOUT},alibi=true"), scratch_config_overrides=f"{NO_DROPOUT},alibi=true"),
     ),
     ablation_minutes=5,
     ablations=(

@@ -29,6 +29,7 @@ class RecipeResults:
         self.finetune = defaultdict(dict)  # (budget minutes or 0 = scratch, setting) -> {seed: test accuracy}
         self.ablation_ft = defaultdict(dict)  # ablation -> {setting: test accuracy}
         self.variant_ft = defaultdict(dict)  # (variant, setting) -> {seed: test accuracy}
+        self.twin_ft = defaultdict(dict)  # (variant, setting) -> {seed: its own from-scratch twin's test accuracy}
         self.tfidf = defaultdict(dict)  # setting -> {seed: test accuracy}
         for c in cells:
             m = c["meta"]
@@ -36,6 +37,8 @@ class RecipeResults:
                 self.ablation_ft[m["ablation"]][m["setting"]] = c["results"]["test_accuracy"]
             elif c["kind"] == "finetune" and "variant" in m:
                 self.variant_ft[(m["variant"], m["setting"])][m["seed"]] = c["results"]["test_accuracy"]
+            elif c["kind"] == "finetune" and "twin_of" in m:
+                self.twin_ft[(m["twin_of"], m["setting"])][m["seed"]] = c["results"]["test_accuracy"]
             elif c["kind"] == "finetune":
                 self.finetune[(m["budget_minutes"], m["setting"])][m["seed"]] = c["results"]["test_accuracy"]
             elif c["kind"] == "tfidf":
@@ -44,10 +47,19 @@ class RecipeResults:
 
     def gains(self, minutes: float, setting: str, variant: str | None = None, over: str = "scratch") -> list[float]:
         """Per seed: pre-trained minus from-scratch (same seed: same labelled sample, same classifier init), or
-        minus the TF-IDF peer on the same labelled sample (`over="tfidf"`)."""
+        minus the TF-IDF peer on the same labelled sample (`over="tfidf"`). A variant that changes the architecture
+        is compared with its own from-scratch twin."""
         pre = self.variant_ft.get((variant, setting), {}) if variant else self.finetune.get((minutes, setting), {})
-        other = self.tfidf.get(setting, {}) if over == "tfidf" else self.finetune.get((0, setting), {})
+        if over == "tfidf":
+            other = self.tfidf.get(setting, {})
+        elif variant and self._own_twin(variant):
+            other = self.twin_ft.get((variant, setting), {})
+        else:
+            other = self.finetune.get((0, setting), {})
         return [pre[s] - other[s] for s in sorted(pre) if s in other]
+
+    def _own_twin(self, variant: str) -> bool:
+        return any(v.name == variant and v.scratch_config_overrides is not None for v in self.grid.variants)
 
     def budgets_done(self) -> list[float]:
         return sorted({b for (b, _), seeds in self.finetune.items() if b and seeds})
@@ -179,7 +191,8 @@ def section_variants(res: RecipeResults) -> list[str]:
         return ["No variant has finished yet."]
     return ["Each variant changes one choice of the recipe and is pre-trained alone on the machine for a budget of "
             "the learning curve, then fine-tuned exactly as the recipe at that budget; gains are over the "
-            "from-scratch twin, paired by seed.", "",
+            "from-scratch twin, paired by seed (a variant that changes the architecture has its own twin: the same "
+            "architecture with random weights, fine-tuned the same way).", "",
             *table(["budget", "pre-training", "steps", "tokens seen", "held-out MLM loss", "nats below unigram",
                     *[s.replace("-", ", ") + "/label" for s in res.settings]], rows)]
 
