@@ -56,9 +56,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     # One pass per split gives every member's logits (and the references', each a 1-member committee); every
     # committee of a subset combines its members' rows, as its own forward would.
-    members_logits = member_logits_by_split(args.members, args.combine, tokenized, tokenizer, labels)
-    references_logits = [member_logits_by_split([p], args.combine, tokenized, tokenizer, labels)
-                         for p in args.references]
+    members_logits = member_logits_by_split(args.members, tokenized, tokenizer, labels)
+    references_logits = [member_logits_by_split([p], tokenized, tokenizer, labels) for p in args.references]
 
     def evaluate(logits_by_split: dict, subset: list[int]) -> dict:
         out = {}
@@ -86,13 +85,13 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def member_logits_by_split(paths: list[str], combine: str, tokenized, tokenizer, labels: dict) -> dict:
+def member_logits_by_split(paths: list[str], tokenized, tokenizer, labels: dict) -> dict:
     """{split: (N, examples, C) logits} of the members at `paths` on the validation and test splits (where not empty),
     through the committee's own evaluation pass (`modeling_tlm.committee.member_logits_over`)."""
     from modeling_tlm import TLMCommitteeForSequenceClassification
     from modeling_tlm.committee import member_logits_over
 
-    committee = TLMCommitteeForSequenceClassification.from_members(paths, combine=combine)
+    committee = TLMCommitteeForSequenceClassification.from_members(paths)  # the combine mode is applied by the caller
     out = {}
     for split in ("validation", "test"):
         if len(labels[split]):

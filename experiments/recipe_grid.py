@@ -44,9 +44,13 @@ class Variant:
     what: str  # the choice it changes, for the table
     minutes: float
     flags: tuple[str, ...] = ()
-    # A variant that changes the architecture gets its own from-scratch twin with these --config_overrides (the
-    # same architecture with random weights); None: the recipe's twin is its twin.
-    scratch_config_overrides: str | None = None
+    # A variant whose --config_overrides change the architecture gets its own from-scratch twin with those overrides
+    # (the same architecture with random weights); otherwise the recipe's twin is its twin.
+    own_twin: bool = False
+
+    @property
+    def config_overrides(self) -> str:
+        return self.flags[self.flags.index("--config_overrides") + 1]
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ class RecipeGrid:
     variants: tuple[Variant, ...] = ()
     finetune_extra: tuple[str, ...] = ("--warmup_steps", "0.1", "--logging_steps", "25", "--save_total_limit", "1")
     notes: str = ""
+
+    def variant(self, name: str) -> Variant:
+        return next(v for v in self.variants if v.name == name)
 
     @staticmethod
     def budget_id(minutes: float) -> str:
@@ -132,8 +139,8 @@ class RecipeGrid:
                 finetune(f"ft-{self.budget_id(variant.minutes)}-{variant.name}-{setting.key}-s{seed}",
                          ["--model_name_or_path", os.path.join(out, pt)], setting, seed, [pt],
                          dict(budget_minutes=variant.minutes, variant=variant.name))
-                if variant.scratch_config_overrides is not None:
-                    twin = _with_config_overrides(scratch, variant.scratch_config_overrides)
+                if variant.own_twin:
+                    twin = _with_config_overrides(scratch, variant.config_overrides)
                     finetune(f"ft-scratch-{variant.name}-{setting.key}-s{seed}", ["--from_scratch", *twin], setting,
                              seed, [], dict(budget_minutes=0, twin_of=variant.name))
             cid = f"tfidf-{setting.key}-s{seed}"
@@ -186,7 +193,7 @@ RECIPE = RecipeGrid(
         # The plateau ends when one head learns to attend to its neighbours (experiments.attention_locality);
         # ALiBi's distance penalty gives every head that preference from the first step.
         Variant("alibi", "ALiBi attention bias (every head prefers nearby tokens)", 30,
-                ("--config_overrides", f"{NO_DROPOUT},alibi=true"), scratch_config_overrides=f"{NO_DROPOUT},alibi=true"),
+                ("--config_overrides", f"{NO_DROPOUT},alibi=true"), own_twin=True),
     ),
     ablation_minutes=5,
     ablations=(

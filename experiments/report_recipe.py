@@ -52,14 +52,11 @@ class RecipeResults:
         pre = self.variant_ft.get((variant, setting), {}) if variant else self.finetune.get((minutes, setting), {})
         if over == "tfidf":
             other = self.tfidf.get(setting, {})
-        elif variant and self._own_twin(variant):
+        elif variant and self.grid.variant(variant).own_twin:
             other = self.twin_ft.get((variant, setting), {})
         else:
             other = self.finetune.get((0, setting), {})
         return [pre[s] - other[s] for s in sorted(pre) if s in other]
-
-    def _own_twin(self, variant: str) -> bool:
-        return any(v.name == variant and v.scratch_config_overrides is not None for v in self.grid.variants)
 
     def budgets_done(self) -> list[float]:
         return sorted({b for (b, _), seeds in self.finetune.items() if b and seeds})

@@ -92,7 +92,7 @@ class TLMCommitteeForSequenceClassification(PreTrainedModel):
         for index, member_config in enumerate(member_configs):
             groups.setdefault(_architecture(member_config), []).append(index)
         self._groups = list(groups.values())  # member indices per shared architecture, in member order
-        self._stacked_cache = {}  # group number -> (weights' identity, its member_stack)
+        self._stack_cache = {}  # group number -> (weights' identity, its member_stack)
         self.fused_inference = True
         self.last_layer_cls_only = True
         self.post_init()
@@ -184,10 +184,8 @@ class TLMCommitteeForSequenceClassification(PreTrainedModel):
         logits = [None] * len(self.members)
         for number, indices in enumerate(self._groups):
             group = [self.members[i] for i in indices]
-            group_logits = fused_member_logits(
-                group, None, input_ids, attention_mask, token_type_ids, position_ids, self.last_layer_cls_only,
-                stack=self._member_stack(number, group),
-            )  # (n, B, C)
+            group_logits = fused_member_logits(self._member_stack(number, group), input_ids, attention_mask,
+                                               token_type_ids, position_ids, self.last_layer_cls_only)  # (n, B, C)
             for i, member_logits in zip(indices, group_logits):
                 logits[i] = member_logits
         return torch.stack(logits)
@@ -195,10 +193,10 @@ class TLMCommitteeForSequenceClassification(PreTrainedModel):
     def _member_stack(self, number, group) -> TLMForSequenceClassification:
         """The group's `member_stack`, rebuilt when any weight was replaced, moved or modified in place."""
         identity = tuple((t.data_ptr(), _version(t)) for m in group for t in (*m.parameters(), *m.buffers()))
-        cached = self._stacked_cache.get(number)
+        cached = self._stack_cache.get(number)
         if cached is None or cached[0] != identity:
             cached = (identity, member_stack(group, stack_member_weights(group)))
-            self._stacked_cache[number] = cached
+            self._stack_cache[number] = cached
         return cached[1]
 
 
@@ -326,20 +324,18 @@ def member_stack(members, stacked, grouped_conv=None) -> TLMForSequenceClassific
     left = [name for name, t in (*stack.named_parameters(), *stack.named_buffers()) if t.is_meta]
     if left:  # a module the stack does not batch yet: it would run on meta tensors
         raise NotImplementedError(f"member_stack: no member-batched form for {left[:4]}")
+    stack.num_members = len(members)
     return stack.eval()
 
 
-def fused_member_logits(
-    members, stacked, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, cls_only=True,
-    grouped_conv=None, stack=None,
-) -> torch.Tensor:
-    """Eval-mode forward of N members of one architecture as one computation -> (N, B, C) logits: the members'
-    own forward through `member_stack` (built here unless given). `cls_only`: the last layer for [CLS] only (the
-    model's default); False runs it at every position, as when every hidden state is asked for."""
-    stack = member_stack(members, stacked, grouped_conv) if stack is None else stack
-    mask = None if attention_mask is None else attention_mask.repeat(len(members), 1)  # (N * B, T), member-major
+def fused_member_logits(stack, input_ids, attention_mask=None, token_type_ids=None, position_ids=None,
+                        cls_only=True) -> torch.Tensor:
+    """Eval-mode forward of a `member_stack` of N members -> (N, B, C) logits. `cls_only`: the last layer for [CLS]
+    only (the model's default); False runs it at every position, as when every hidden state is asked for."""
+    num = stack.num_members
+    mask = None if attention_mask is None else attention_mask.repeat(num, 1)  # (N * B, T), member-major
     logits = stack(input_ids, mask, token_type_ids, position_ids, output_hidden_states=not cls_only).logits
-    return logits.view(len(members), input_ids.shape[0], -1)  # (N * B, C) -> (N, B, C)
+    return logits.view(num, input_ids.shape[0], -1)  # (N * B, C) -> (N, B, C)
 
 
 def _load_member(path: str, **load_kwargs) -> TLMForSequenceClassification:

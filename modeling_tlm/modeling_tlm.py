@@ -10,8 +10,8 @@ It imports only torch, transformers and the config file beside it.
       -> TLMLayer x L       post-LN BERT blocks (or pre-LN + a final LayerNorm), SDPA  (B, T, H)
       -> head               MLM head, or [CLS] pooler + classifier
 
-With `num_conv_layers=0` and `pre_norm=False` it computes exactly what transformers' BERT computes with the same weights (see
-`modeling_tlm.conversion`), only faster: fused QKV projection, SDPA, the classifier's last layer only at [CLS], and,
+With `num_conv_layers=0`, `pre_norm=False` and `alibi=False` it computes exactly what transformers' BERT computes
+with the same weights (see `modeling_tlm.conversion`), only faster: fused QKV projection, SDPA, the classifier's last layer only at [CLS], and,
 with `TLMForMaskedLM.sparse_prediction` and MLM labels, the last layer, the MLM head and the vocabulary projection
 only at the masked positions (the loss and gradients are the dense ones: nothing else reads the other positions'
 outputs). The forward has no branch on tensor values, so it traces, compiles and exports with padding.
@@ -107,7 +107,6 @@ class TLMLayer(GradientCheckpointingLayer):
         super().__init__()
         self.config = config
         self.num_heads = config.num_attention_heads
-        self.pre_norm = config.pre_norm
         self.attention_dropout = config.attention_probs_dropout_prob
         self.qkv = TLMQKV(config.hidden_size, 3 * config.hidden_size)
         self.attention_output = nn.Linear(config.hidden_size, config.hidden_size)
@@ -125,7 +124,7 @@ class TLMLayer(GradientCheckpointingLayer):
         Returns (hidden states, attention probabilities (B, heads, T, T) if `output_attentions` else None)."""
         batch, seq_len, hidden = x.shape
         heads, head_size = self.num_heads, hidden // self.num_heads
-        source = self.attention_norm(x) if self.pre_norm else x  # what Q, K and V are computed from
+        source = self.attention_norm(x) if self.config.pre_norm else x  # what Q, K and V are computed from
         if output_mask is None and not first_only:
             # (B, T, 3H) -> (3, B, heads, T, head_size)
             q, k, v = self.qkv(source).view(batch, seq_len, 3, heads, head_size).permute(2, 0, 3, 1, 4)
@@ -163,7 +162,7 @@ class TLMLayer(GradientCheckpointingLayer):
         elif output_mask is not None:
             attended = attended[rows, slots]  # (B, M, H) -> (N, H)
         attended = self.dropout(self.attention_output(attended))
-        if self.pre_norm:
+        if self.config.pre_norm:
             x = x + attended
             return x + self._feed_forward(self.output_norm(x)), probs
         x = self.attention_norm(x + attended)

@@ -16,7 +16,12 @@ from modeling_tlm import (
 )
 from modeling_tlm.committee import main as committee_main
 from modeling_tlm.training.commands import run_cli
-from modeling_tlm.modeling_committee import combine_member_logits, fused_member_logits, stack_member_weights
+from modeling_tlm.modeling_committee import (
+    combine_member_logits,
+    fused_member_logits,
+    member_stack,
+    stack_member_weights,
+)
 
 from .isolation import run_without_package
 
@@ -101,8 +106,8 @@ def test_conv_per_member_equals_grouped():
     stacked = stack_member_weights(members)
     ids, mask = padded_batch()
     with torch.no_grad():
-        grouped = fused_member_logits(members, stacked, ids, mask, grouped_conv=True)
-        per_member = fused_member_logits(members, stacked, ids, mask, grouped_conv=False)
+        grouped = fused_member_logits(member_stack(members, stacked, grouped_conv=True), ids, mask)
+        per_member = fused_member_logits(member_stack(members, stacked, grouped_conv=False), ids, mask)
         torch.testing.assert_close(grouped, per_member, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(per_member[2], members[2](ids, mask).logits, atol=1e-5, rtol=1e-5)
 

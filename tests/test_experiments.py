@@ -62,15 +62,15 @@ def test_recipe_grid_cells():
         assert cell.exclusive and cell.argv[-2 - len(variant.flags):-2] == list(variant.flags)
     finetunes = [c for c in cells if c.kind == "finetune" and "ablation" not in c.meta]
     extra = set(grid.headline_seeds) - set(grid.seeds)  # the headline budget and its twin only
-    own_twins = [v for v in grid.variants if v.scratch_config_overrides is not None]
+    own_twins = [v for v in grid.variants if v.own_twin]
     assert len(finetunes) == len(grid.settings) * (
         len(grid.seeds) * (len(grid.budgets) + 1 + len(grid.variants) + len(own_twins)) + 2 * len(extra))
     for variant in own_twins:  # an architecture change has its own twin: the same architecture, random weights
         for c in (c for c in finetunes if c.meta.get("variant") == variant.name):
             key, seed = c.meta["setting"], c.meta["seed"]
             twin, recipe_twin = by_id[f"ft-scratch-{variant.name}-{key}-s{seed}"], by_id[f"ft-scratch-{key}-s{seed}"]
-            assert _flag(twin.argv, "--config_overrides") == variant.scratch_config_overrides
-            differ = (variant.scratch_config_overrides, _flag(recipe_twin.argv, "--config_overrides"),
+            assert _flag(twin.argv, "--config_overrides") == variant.config_overrides
+            differ = (variant.config_overrides, _flag(recipe_twin.argv, "--config_overrides"),
                       _flag(twin.argv, "--output_dir"), _flag(recipe_twin.argv, "--output_dir"))
             assert [a for a in twin.argv if a not in differ] == [a for a in recipe_twin.argv if a not in differ]
     for c in (c for c in finetunes if "--from_scratch" not in c.argv):

@@ -202,11 +202,13 @@ def test_alibi_adds_the_distance_penalty_to_every_score():
     torch.testing.assert_close(model(ids, mask).last_hidden_state, sdpa, atol=1e-5, rtol=1e-5)
 
 
-def test_pre_norm_is_not_bert():
+def test_pre_norm_and_alibi_are_not_bert():
     from modeling_tlm.conversion import tlm_config_to_bert
 
     with pytest.raises(ValueError, match="pre_norm=True"):
         tlm_config_to_bert(tiny_config(pre_norm=True))
+    with pytest.raises(ValueError, match="alibi=True"):
+        tlm_config_to_bert(tiny_config(alibi=True))
     with pytest.raises(ValueError, match="TLMConfig.pre_norm"):
         tiny_config(pre_norm="yes")
 
