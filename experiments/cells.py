@@ -16,6 +16,7 @@ class Model:
     preset: str
     overrides: str = ""  # e.g. "hidden_size=128,num_attention_heads=2"
     label: str = ""  # what the model is in the paper's terms, for tables
+    seed: int | None = None  # its own pre-training seed (init and batch order); None: the grid's
 
     def args(self) -> list[str]:
         return ["--model_preset", self.preset] + (["--config_overrides", self.overrides] if self.overrides else [])
