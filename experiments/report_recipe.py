@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .grids import CLAIMS
 from .recipe_grid import RecipeGrid
-from .report import _plt, _save, ci_text, load_cells, pct, table
+from .report import _plt, _save, ci_text, load_cells, pct, report_lines, table
 from .stats import t_interval
 
 
@@ -227,6 +228,16 @@ def section_ablations(res: RecipeResults) -> list[str]:
                     "nats below it", *[f"{s} acc %" for s in few], "mean acc %"], rows)]
 
 
+def section_claims(results_dir: Path) -> list[str]:
+    """The paper's claims re-tested with models pre-trained by the recipe (the `claims` grid), once it has run."""
+    if not any((results_dir / CLAIMS.name).glob("*.json")):
+        return []
+    lines, _ = report_lines(CLAIMS.name, results_dir, depth=2)
+    return ["## The paper's claims, re-tested with the recipe", "",
+            f"The `{CLAIMS.name}` grid (`experiments/grids.py`): {CLAIMS.description}. Also written alone to "
+            f"[results/{CLAIMS.name}/REPORT.md](results/{CLAIMS.name}/REPORT.md).", "", *lines[4:]]
+
+
 def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
     res = RecipeResults(grid, load_cells(results_dir, grid.name))
     plots = results_dir / grid.name / "plots"
@@ -264,12 +275,13 @@ def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
         "## Learning curve: gain against the pre-training budget", "", *section_learning_curve(res, plots), "",
         "## Variants on the learning curve", "", *section_variants(res), "",
         "## Ablations at equal wall-clock time", "", *section_ablations(res), "",
+        *section_claims(results_dir),
         "## Earlier grid", "",
         "The `cpu` grid (pre-training too short for the models to learn context: held-out MLM loss within 0.17 "
-        "nats of the unigram reference) is reported in [results/cpu/REPORT.md](results/cpu/REPORT.md); its claims "
-        "2-4 have not yet been re-tested with the recipe.", "",
+        "nats of the unigram reference) is reported in [results/cpu/REPORT.md](results/cpu/REPORT.md).", "",
     ]
     text = "\n".join(lines)
-    text = text.replace(f"]({plots}", f"]({plots.relative_to(results_dir.parent) if results_dir.is_absolute() else plots}")
+    for folder in (plots, results_dir / CLAIMS.name / "plots"):  # image links relative to RESULTS.md
+        text = text.replace(f"]({folder}", f"]({folder.relative_to(results_dir.parent) if results_dir.is_absolute() else folder}")
     output.write_text(text)
     return verdicts

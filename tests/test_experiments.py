@@ -15,6 +15,7 @@ import pytest
 
 from experiments.grids import GRIDS, Grid, get_grid
 from experiments.recipe_grid import BERT_TOKENIZER
+from experiments.report import report_lines
 from experiments.run import check_order
 from experiments.stats import correlation_interval, slope_interval, t_interval
 
@@ -85,6 +86,22 @@ def test_recipe_grid_cells():
     vocab = by_id["abl-vocab-30k"]
     assert _flag(vocab.argv, "--tokenizer_name") == "DATA/bert-base-uncased" and BERT_TOKENIZER not in vocab.argv
     assert not by_id["abl-recipe"].exclusive and by_id["abl-recipe-fewrel-32-s0"].deps == ["abl-recipe"]
+
+
+def test_claims_grid_gives_the_committee_the_deep_models_budget():
+    """The members are pre-trained independently (their own seeds) on the same sequences as the deep model's
+    largest size, and together get the deep model's budget: equal pre-training compute for claim 4."""
+    grid = get_grid("claims")
+    by_id = {c.id: c for c in grid.cells("DATA", "WORK")}
+    deep = [by_id[grid.pretrain_id(grid.deep, n)] for n in grid.deep_sizes]
+    members = [by_id[grid.pretrain_id(m, grid.member_size)] for m in grid.members]
+    assert all(c.exclusive and _flag(c.argv, "--recipe") == grid.recipe for c in deep + members)
+    assert len({_flag(c.argv, "--seed") for c in members} | {_flag(deep[0].argv, "--seed")}) == len(members) + 1
+    sampling = {(_flag(c.argv, "--data_sampling_seed"), _flag(c.argv, "--pre_train_size")) for c in members}
+    assert sampling == {(_flag(deep[-1].argv, "--data_sampling_seed"), _flag(deep[-1].argv, "--pre_train_size"))}
+    assert {_flag(c.argv, "--max_train_minutes") for c in deep} == {f"{grid.pretrain_minutes:g}"}
+    member_minutes = sum(float(_flag(c.argv, "--max_train_minutes")) for c in members)
+    assert math.isclose(member_minutes, grid.pretrain_minutes, rel_tol=1e-3)
 
 
 def test_grid_order_check_catches_bad_dependencies():
@@ -167,6 +184,10 @@ def test_tiny_grid_resumes_after_kill_and_reports(tmp_path, data_dir):
     assert text.count("**Verdict: ") == 4
     for png in ("gain_vs_size.png", "gain_vs_overlap.png", "accuracy_vs_latency.png"):
         assert (folder / "plots" / png).stat().st_size > 1000
+    # The same report as a section of another document (RESULTS.md holds the claims grid's): one level deeper.
+    lines, verdicts = report_lines("tiny", results, depth=2)
+    assert lines[0].startswith("## Results") and "### Claim 4: " + text.split("## Claim 4: ")[1].splitlines()[0] in lines
+    assert len(verdicts) == 4
 
 
 def test_a_cell_dies_with_the_runner(tmp_path):
