@@ -202,6 +202,7 @@ class GridRun:
         self.pending = [c for c in cells if c.id not in done]
         self.running: list[Running] = []
         self.failed: set[str] = set()
+        self.stopping = False  # set by a signal: cells ended by our own shutdown are not recorded as failed
         self.estimator = Estimator()
         for c in cells:
             if c.id in done:
@@ -278,7 +279,7 @@ class GridRun:
         """Record every cell that ended: its JSON in results/, done or failed."""
         for r in list(self.running):
             rc = r.process.poll()
-            if rc is None:
+            if rc is None or self.stopping:
                 continue
             self.running.remove(r)
             ok = rc == 0 and (Path(r.cell.output_dir) / "results.json").exists()
@@ -305,6 +306,7 @@ class GridRun:
               flush=True)
 
     def stop_children(self, signum, frame):
+        self.stopping = True
         for r in self.running:  # children run in their own process groups; end them with us
             try:
                 os.killpg(r.process.pid, signal.SIGTERM)
