@@ -14,7 +14,6 @@ runs them in dependency order and records each one's arguments and results in `r
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 from dataclasses import dataclass

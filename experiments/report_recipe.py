@@ -232,10 +232,10 @@ def section_claims(results_dir: Path) -> list[str]:
     """The paper's claims re-tested with models pre-trained by the recipe (the `claims` grid), once it has run."""
     if not any((results_dir / CLAIMS.name).glob("*.json")):
         return []
-    lines, _ = report_lines(CLAIMS.name, results_dir, depth=2)
+    lines, _ = report_lines(CLAIMS.name, results_dir, depth=2, title=False)
     return ["## The paper's claims, re-tested with the recipe", "",
             f"The `{CLAIMS.name}` grid (`experiments/grids.py`): {CLAIMS.description}. Also written alone to "
-            f"[results/{CLAIMS.name}/REPORT.md](results/{CLAIMS.name}/REPORT.md).", "", *lines[4:]]
+            f"[results/{CLAIMS.name}/REPORT.md](results/{CLAIMS.name}/REPORT.md).", "", *lines]
 
 
 def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:

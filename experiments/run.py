@@ -202,7 +202,7 @@ class GridRun:
         self.pending = [c for c in cells if c.id not in done]
         self.running: list[Running] = []
         self.failed: set[str] = set()
-        self.stopping = False  # set by a signal: cells ended by our own shutdown are not recorded as failed
+        self.stop_signal: int | None = None  # set by SIGTERM/SIGINT; the main loop then stops the cells and exits
         self.estimator = Estimator()
         for c in cells:
             if c.id in done:
@@ -215,9 +215,11 @@ class GridRun:
         print(f"grid {self.grid}: {total} cells, {total - len(self.pending)} already done, {len(self.pending)} to run, "
               f"{self.jobs} at a time (results: {self.results_dir / self.grid}, logs: {self.workdir / self.grid / 'logs'})",
               flush=True)
-        signal.signal(signal.SIGTERM, self.stop_children)
-        signal.signal(signal.SIGINT, self.stop_children)
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
         while self.pending or self.running:
+            if self.stop_signal is not None:  # stop here, not inside the handler: no cell is recorded half-way
+                return self.stop_children(self.stop_signal)
             self.skip_blocked()
             self.launch_ready()
             time.sleep(0.5)
@@ -279,7 +281,7 @@ class GridRun:
         """Record every cell that ended: its JSON in results/, done or failed."""
         for r in list(self.running):
             rc = r.process.poll()
-            if rc is None or self.stopping:
+            if rc is None:
                 continue
             self.running.remove(r)
             ok = rc == 0 and (Path(r.cell.output_dir) / "results.json").exists()
@@ -305,8 +307,10 @@ class GridRun:
         print(f"  running: {'; '.join(states)} | elapsed {fmt(time.time() - self.start)}, left {self.left()}",
               flush=True)
 
-    def stop_children(self, signum, frame):
-        self.stopping = True
+    def request_stop(self, signum, frame):
+        self.stop_signal = signum
+
+    def stop_children(self, signum: int) -> int:
         for r in self.running:  # children run in their own process groups; end them with us
             try:
                 os.killpg(r.process.pid, signal.SIGTERM)
@@ -318,7 +322,7 @@ class GridRun:
             except subprocess.TimeoutExpired:
                 os.killpg(r.process.pid, signal.SIGKILL)
         print(f"stopped by signal {signum}; rerun the same command to resume", flush=True)
-        sys.exit(128 + signum)
+        return 128 + signum
 
 
 def main(argv: list[str] | None = None) -> int:
