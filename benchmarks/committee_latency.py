@@ -40,7 +40,7 @@ from modeling_tlm import (
     TLMForSequenceClassification,
 )
 from modeling_tlm.timing import DTYPES, forward_latencies, gflops_per_sequence, median
-from modeling_tlm.training.checks import ArgumentError, check_presets
+from modeling_tlm.training.checks import ArgumentError, check_at_least, check_choices, check_preset_positions, check_presets
 from modeling_tlm.training.commands import run_cli
 
 PAPER_PRESETS = ["bert-1", "bert-1-h24", "bert-1-conv2-k3-d64", "bert-1-conv2-k3-d64-h8", "bert-1-conv3-k3-d32",
@@ -75,18 +75,11 @@ class LatencyArguments:
 def check_arguments(args: LatencyArguments) -> None:
     check_presets("--baseline", [args.baseline])
     check_presets("--presets", args.presets)
-    for dtype in args.dtypes:
-        if dtype not in DTYPES:
-            raise ArgumentError(f"--dtypes: unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
-    for name in ("seq_len", "iters", "min_iters"):
-        if getattr(args, name) < 1:
-            raise ArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if any(n < 1 for n in args.sizes) or any(b < 1 for b in args.batch_sizes):
-        raise ArgumentError(f"--sizes and --batch_sizes must be positive, got {args.sizes} and {args.batch_sizes}")
+    check_choices("--dtypes", "dtype", args.dtypes, DTYPES)
+    check_at_least(args, ("seq_len", "iters", "min_iters", "sizes", "batch_sizes"))
     if args.device != "cpu" and not torch.cuda.is_available():
         raise ArgumentError(f"--device {args.device}: no GPU is available here (torch {torch.__version__})")
-    if args.seq_len > TLMConfig().max_position_embeddings:
-        raise ArgumentError(f"--seq_len {args.seq_len} exceeds the presets' {TLMConfig().max_position_embeddings} positions")
+    check_preset_positions("--seq_len", args.seq_len)
 
 
 def build_figures(preset: str, args: LatencyArguments) -> dict:

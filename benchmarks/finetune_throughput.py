@@ -38,7 +38,7 @@ from modeling_tlm import TLMConfig, TLMForSequenceClassification
 from modeling_tlm.conversion import tlm_to_bert
 from modeling_tlm.data import load_task, tokenize_task
 from modeling_tlm.timing import interleaved_windows, median
-from modeling_tlm.training.checks import ArgumentError, check_presets
+from modeling_tlm.training.checks import ArgumentError, check_at_least, check_preset_positions, check_presets
 from modeling_tlm.training.commands import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -66,14 +66,9 @@ class FinetuneBenchmarkArguments:
 def check_arguments(args: FinetuneBenchmarkArguments) -> None:
     """Fail on bad flags before any data is read or model is built."""
     check_presets("--presets", args.presets, conv_free=True)
-    for name in ("batch_size", "max_seq_length", "samples_per_label", "window_steps", "windows"):
-        if getattr(args, name) < 1:
-            raise ArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if args.warmup_windows < 0:
-        raise ArgumentError(f"--warmup_windows must be non-negative, got {args.warmup_windows}")
-    if args.max_seq_length > TLMConfig().max_position_embeddings:
-        raise ArgumentError(f"--max_seq_length {args.max_seq_length} exceeds the presets' "
-                         f"{TLMConfig().max_position_embeddings} positions")
+    check_at_least(args, ("batch_size", "max_seq_length", "samples_per_label", "window_steps", "windows"))
+    check_at_least(args, ("warmup_windows",), minimum=0)
+    check_preset_positions("--max_seq_length", args.max_seq_length)
     if not (Path(args.data_dir) / "bert-base-uncased" / "vocab.txt").exists():
         raise ArgumentError(f"--data_dir: no bert-base-uncased tokenizer at {args.data_dir}/bert-base-uncased")
     if not (Path(args.data_dir) / "ag_news" / "train.csv").exists():

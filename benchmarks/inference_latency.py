@@ -28,7 +28,7 @@ from benchmarks.harness import machine_line, parse_arguments, print_end, write_r
 from modeling_tlm import TLMConfig, TLMForSequenceClassification
 from modeling_tlm.conversion import tlm_to_bert
 from modeling_tlm.timing import interleaved_windows, median
-from modeling_tlm.training.checks import ArgumentError, check_presets
+from modeling_tlm.training.checks import check_at_least, check_preset_positions, check_presets
 from modeling_tlm.training.commands import run_cli
 
 TARGETS = {("bert-1", 1): 2.0}  # stock p50 / TLM p50 (preset, batch size)
@@ -50,13 +50,9 @@ class InferenceArguments:
 
 def check_arguments(args: InferenceArguments) -> None:
     check_presets("--presets", args.presets, conv_free=True)
-    for name in ("seq_len", "iters"):
-        if getattr(args, name) < 1:
-            raise ArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if args.warmup < 0 or any(b < 1 for b in args.batch_sizes):
-        raise ArgumentError(f"--warmup must be non-negative and --batch_sizes positive, got {args.warmup}, {args.batch_sizes}")
-    if args.seq_len > TLMConfig().max_position_embeddings:
-        raise ArgumentError(f"--seq_len {args.seq_len} exceeds the presets' {TLMConfig().max_position_embeddings} positions")
+    check_at_least(args, ("seq_len", "iters", "batch_sizes"))
+    check_at_least(args, ("warmup",), minimum=0)
+    check_preset_positions("--seq_len", args.seq_len)
 
 
 def onnx_runtime_session(model, input_ids, attention_mask, folder: Path, threads: int):

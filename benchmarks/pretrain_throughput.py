@@ -49,7 +49,7 @@ from benchmarks.harness import (
 from modeling_tlm import TLMConfig, TLMForMaskedLM
 from modeling_tlm.conversion import tlm_config_to_bert, tlm_to_bert
 from modeling_tlm.timing import DTYPES, interleaved_windows, median
-from modeling_tlm.training.checks import ArgumentError, check_presets
+from modeling_tlm.training.checks import ArgumentError, check_at_least, check_choices, check_preset_positions, check_presets
 from modeling_tlm.training.collators import MLMCollator
 from modeling_tlm.training.commands import run_cli
 
@@ -87,16 +87,10 @@ class BenchmarkArguments:
 def check_arguments(args: BenchmarkArguments) -> None:
     """Fail on bad flags before any data is read or model is built."""
     check_presets("--presets", args.presets, conv_free=True)
-    for dtype in args.dtypes:
-        if dtype not in DTYPES:
-            raise ArgumentError(f"--dtypes: unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
-    for name in ("batch_size", "seq_len", "window_steps", "windows"):
-        if getattr(args, name) < 1:
-            raise ArgumentError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if args.warmup_windows < 0 or args.memory_steps < 0:
-        raise ArgumentError("--warmup_windows and --memory_steps must be non-negative")
-    if args.seq_len > TLMConfig().max_position_embeddings:
-        raise ArgumentError(f"--seq_len {args.seq_len} exceeds the presets' {TLMConfig().max_position_embeddings} positions")
+    check_choices("--dtypes", "dtype", args.dtypes, DTYPES)
+    check_at_least(args, ("batch_size", "seq_len", "window_steps", "windows"))
+    check_at_least(args, ("warmup_windows", "memory_steps"), minimum=0)
+    check_preset_positions("--seq_len", args.seq_len)
     if not (tokenizer_dir(args) / "vocab.txt").exists():
         raise ArgumentError(f"--data_dir: no bert-base-uncased tokenizer at {tokenizer_dir(args)} (vocab.txt)")
     if not args.random_data and not Path(corpus_path(args)).exists():

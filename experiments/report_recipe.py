@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .grids import CLAIMS
+from .grids import CLAIMS, CLAIMS_20M
 from .recipe_grid import RecipeGrid
 from .report import _plt, _save, ci_text, load_cells, pct, report_lines, table
 from .stats import t_interval
@@ -229,13 +229,17 @@ def section_ablations(res: RecipeResults) -> list[str]:
 
 
 def section_claims(results_dir: Path) -> list[str]:
-    """The paper's claims re-tested with models pre-trained by the recipe (the `claims` grid), once it has run."""
-    if not any((results_dir / CLAIMS.name).glob("*.json")):
-        return []
-    lines, _ = report_lines(CLAIMS.name, results_dir, depth=2, title=False)
-    return ["## The paper's claims, re-tested with the recipe", "",
-            f"The `{CLAIMS.name}` grid (`experiments/grids.py`): {CLAIMS.description}. Also written alone to "
-            f"[results/{CLAIMS.name}/REPORT.md](results/{CLAIMS.name}/REPORT.md).", "", *lines]
+    """The paper's claims re-tested with models pre-trained by the recipe (the `claims` grid) once it has run, and a
+    pointer to the shorter-budget first run (`claims-20m`)."""
+    lines = []
+    if any((results_dir / CLAIMS.name).glob("*.json")):
+        report, _ = report_lines(CLAIMS.name, results_dir, depth=2, title=False)
+        lines = [f"The `{CLAIMS.name}` grid (`experiments/grids.py`): {CLAIMS.description}. Also written alone to "
+                 f"[results/{CLAIMS.name}/REPORT.md](results/{CLAIMS.name}/REPORT.md).", "", *report]
+    if any((results_dir / CLAIMS_20M.name).glob("*.json")):
+        lines += [f"The first run, grid `{CLAIMS_20M.name}` ({CLAIMS_20M.description}), is reported in "
+                  f"[results/{CLAIMS_20M.name}/REPORT.md](results/{CLAIMS_20M.name}/REPORT.md).", ""]
+    return ["## The paper's claims, re-tested with the recipe", "", *lines] if lines else []
 
 
 def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modeling_tlm.timing import machine
-from modeling_tlm.training.checks import ArgumentError
+from modeling_tlm.training.checks import ArgumentError, check_at_least
 from modeling_tlm.training.files import write_json
 from modeling_tlm.training.progress import read_progress
 from modeling_tlm.training.commands import run_cli
@@ -124,7 +124,9 @@ def fmt(seconds: float) -> str:
 
 
 class Estimator:
-    """Time left: each unfinished cell costs the mean duration of the finished cells of its kind (or of all)."""
+    """Time left: each unfinished cell costs the mean duration of the finished cells of its kind; exclusive cells run
+    one at a time, the others `jobs` at a time. Kinds with no finished cell yet are named, not guessed from others
+    (a 30-minute pre-training cell says nothing about a 1-minute fine-tuning one)."""
 
     def __init__(self):
         self.durations: dict[str, list[float]] = {}
@@ -134,20 +136,28 @@ class Estimator:
 
     def guess(self, kind: str) -> float | None:
         own = self.durations.get(kind)
-        every = [d for ds in self.durations.values() for d in ds]
-        pool = own or every
-        return sum(pool) / len(pool) if pool else None
+        return sum(own) / len(own) if own else None
 
     def left(self, pending: list[Cell], running: list[Running], jobs: int) -> str:
-        total = 0.0
+        alone = shared = 0.0
+        untimed: dict[str, int] = {}
         for cell in pending:
             guess = self.guess(cell.kind)
             if guess is None:
-                return "unknown until a cell finishes"
-            total += guess
+                untimed[cell.kind] = untimed.get(cell.kind, 0) + 1
+            elif cell.exclusive:
+                alone += guess
+            else:
+                shared += guess
         for r in running:
-            total += self.running_left(r)
-        return f"~{fmt(total / jobs)}"
+            if r.cell.exclusive:
+                alone += self.running_left(r)
+            else:
+                shared += self.running_left(r)
+        text = f"~{fmt(alone + shared / jobs)}"
+        if untimed:
+            text += " + " + ", ".join(f"{n} {kind}" for kind, n in untimed.items()) + " cells not yet timed"
+        return text
 
     def running_left(self, r: Running) -> float:
         """From the cell's own progress.json where it has one (elapsed x (1 - f) / f); else the kind's mean."""
@@ -342,8 +352,7 @@ def main(argv: list[str] | None = None) -> int:
             re.compile(args.only)
         except re.error as e:
             raise ArgumentError(f"--only {args.only!r}: not a regular expression ({e})") from None
-    if args.jobs < 1:
-        raise ArgumentError(f"--jobs must be at least 1, got {args.jobs}")
+    check_at_least(args, ("jobs",))
     data = Path(args.data_dir)
     if not data.is_dir():
         raise ArgumentError(f"--data_dir {args.data_dir}: no such folder (expected the layout of ../shared/data)")

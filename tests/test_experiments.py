@@ -16,7 +16,8 @@ import pytest
 from experiments.grids import GRIDS, Grid, get_grid
 from experiments.recipe_grid import BERT_TOKENIZER
 from experiments.report import report_lines
-from experiments.run import check_order
+from experiments.cells import Cell
+from experiments.run import Estimator, check_order
 from experiments.stats import correlation_interval, slope_interval, t_interval
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,6 +103,22 @@ def test_claims_grid_gives_the_committee_the_deep_models_budget():
     assert {_flag(c.argv, "--max_train_minutes") for c in deep} == {f"{grid.pretrain_minutes:g}"}
     member_minutes = sum(float(_flag(c.argv, "--max_train_minutes")) for c in members)
     assert math.isclose(member_minutes, grid.pretrain_minutes, rel_tol=1e-3)
+
+
+def test_time_left_counts_exclusive_cells_alone_and_names_untimed_kinds():
+    """Pending cells cost their kind's mean; exclusive ones run one at a time, the rest `jobs` at a time; a kind with
+    no finished cell is named, not priced like another kind."""
+    def cell(i, kind, exclusive=False):
+        return Cell(f"c{i}", kind, [], "OUT", exclusive=exclusive)
+
+    estimator = Estimator()
+    assert estimator.left([cell(0, "pretrain", True)], [], jobs=2) == "~0:00:00 + 1 pretrain cells not yet timed"
+    estimator.add("pretrain", 600.0)
+    estimator.add("finetune", 60.0)
+    pending = [cell(1, "pretrain", True), cell(2, "pretrain", True), *(cell(3 + i, "finetune") for i in range(4)),
+               cell(9, "tfidf"), cell(10, "tfidf")]
+    # 2 x 600 s alone + 4 x 60 s two at a time = 1,320 s; the TF-IDF cells are not yet timed
+    assert estimator.left(pending, [], jobs=2) == "~0:22:00 + 2 tfidf cells not yet timed"
 
 
 def test_grid_order_check_catches_bad_dependencies():

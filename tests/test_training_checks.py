@@ -379,3 +379,25 @@ def test_yaml_value_of_the_wrong_type(tmp_path, corpus, data_dir):
     path.write_text(yaml.safe_dump(dict(model_preset="tiny", train_file=str(corpus), data_dir=str(data_dir),
                                         output_dir=str(tmp_path / "out"), max_steps="abc")))
     _fails(train_mlm.main, [str(path)], ArgumentError, rf"{path}: max_steps: 'abc' is not an int", tmp_path / "out")
+
+
+def test_shared_flag_checks_name_the_flag_and_the_value():
+    """The counting, choice and length checks every command shares (benchmarks, the experiment runner)."""
+    from types import SimpleNamespace
+
+    from modeling_tlm.training.checks import check_at_least, check_choices, check_preset_positions
+
+    args = SimpleNamespace(iters=3, warmup=0, batch_sizes=[1, 32])
+    check_at_least(args, ("iters", "batch_sizes"))
+    check_at_least(args, ("warmup",), minimum=0)
+    with pytest.raises(ArgumentError, match=r"--warmup must be at least 1, got 0"):
+        check_at_least(args, ("iters", "warmup"))
+    with pytest.raises(ArgumentError, match=r"--batch_sizes must be at least 1, got \[1, 0\]"):
+        check_at_least(SimpleNamespace(batch_sizes=[1, 0]), ("batch_sizes",))
+    check_choices("--dtypes", "dtype", ["fp32"], {"fp32": 0, "bf16": 1})
+    with pytest.raises(ArgumentError, match="--dtypes: unknown dtype 'fp16'; choose from fp32, bf16"):
+        check_choices("--dtypes", "dtype", ["fp32", "fp16"], {"fp32": 0, "bf16": 1})
+    limit = TLMConfig().max_position_embeddings
+    check_preset_positions("--seq_len", limit)
+    with pytest.raises(ArgumentError, match=f"--seq_len {limit + 1} exceeds the presets' {limit} positions"):
+        check_preset_positions("--seq_len", limit + 1)

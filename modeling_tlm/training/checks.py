@@ -29,6 +29,28 @@ def check_presets(flag: str, names, conv_free: bool = False) -> None:
             raise ArgumentError(f"{flag} {name!r} has a conv front end, which stock BERT lacks; pick a conv-free preset")
 
 
+def check_at_least(args, names, minimum: int = 1) -> None:
+    """Each flag in `names` (an attribute of `args`; a list flag: every element) is at least `minimum`."""
+    for name in names:
+        value = getattr(args, name)
+        if any(v < minimum for v in (value if isinstance(value, (list, tuple)) else [value])):
+            raise ArgumentError(f"--{name} must be at least {minimum}, got {value}")
+
+
+def check_choices(flag: str, what: str, values, choices) -> None:
+    """Every value of a list flag (--dtypes) is one of `choices`; `what` names one value in the message."""
+    for value in values:
+        if value not in choices:
+            raise ArgumentError(f"{flag}: unknown {what} {value!r}; choose from {', '.join(choices)}")
+
+
+def check_preset_positions(flag: str, length: int) -> None:
+    """A sequence length the presets' position table holds."""
+    limit = TLMConfig().max_position_embeddings
+    if length > limit:
+        raise ArgumentError(f"{flag} {length} exceeds the presets' {limit} positions")
+
+
 def check_model_arguments(model_args, classification: bool) -> None:
     """Exactly one source of weights/architecture, and known preset names."""
     if model_args.model_preset is not None:
