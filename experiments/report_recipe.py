@@ -32,8 +32,17 @@ class RecipeResults:
         self.variant_ft = defaultdict(dict)  # (variant, setting) -> {seed: test accuracy}
         self.twin_ft = defaultdict(dict)  # (variant, setting) -> {seed: its own from-scratch twin's test accuracy}
         self.tfidf = defaultdict(dict)  # setting -> {seed: test accuracy}
+        # (budget minutes or 0, setting) -> {seed: [(learning rate, validation accuracy, test accuracy)]}: the
+        # candidates a fine-tuning search chooses among (its own runs and the setting's run)
+        self.candidates = defaultdict(lambda: defaultdict(list))
         for c in cells:
             m = c["meta"]
+            if c["kind"] == "finetune" and "variant" not in m and "ablation" not in m and "twin_of" not in m:
+                lr = float(c["argv"][c["argv"].index("--learning_rate") + 1])
+                self.candidates[(m["budget_minutes"], m["setting"])][m["seed"]].append(
+                    (lr, c["results"]["validation"]["eval_accuracy"], c["results"]["test_accuracy"]))
+            if c["kind"] == "finetune" and "search" in m:
+                continue  # only a candidate: counted once chosen
             if c["kind"] == "finetune" and "ablation" in m:
                 self.ablation_ft[m["ablation"]][m["setting"]] = c["results"]["test_accuracy"]
             elif c["kind"] == "finetune" and "variant" in m:
@@ -195,6 +204,42 @@ def section_variants(res: RecipeResults) -> list[str]:
                     *[s.replace("-", ", ") + "/label" for s in res.settings]], rows)]
 
 
+def chosen_on_validation(candidates: list[tuple[float, float, float]]) -> tuple[float, float]:
+    """(learning rate, test accuracy) of the candidate with the best validation accuracy; ties go to the lower rate."""
+    lr, _, test = max(candidates, key=lambda c: (c[1], -c[0]))
+    return lr, test
+
+
+def section_searches(res: RecipeResults) -> list[str]:
+    rows = []
+    for search in res.grid.searches:
+        pre = res.candidates.get((search.budget, search.setting_key), {})
+        scratch = res.candidates.get((0, search.setting_key), {})
+        rates = len(search.learning_rates) + 1
+        pre = {s: chosen_on_validation(c) for s, c in pre.items() if len(c) == rates}
+        scratch = {s: chosen_on_validation(c) for s, c in scratch.items() if len(c) == rates}
+        if not pre or not scratch:
+            continue
+        gains = [pre[s][1] - scratch[s][1] for s in sorted(pre) if s in scratch]
+        tf = res.tfidf.get(search.setting_key, {})
+        chosen = lambda side: ", ".join(f"{side[s][0]:g}" for s in sorted(side))  # noqa: E731
+        rows.append([search.setting_key.replace("-", ", ") + "/label", f"{search.budget:g} min",
+                     pct(v[1] for v in pre.values()), chosen(pre), pct(v[1] for v in scratch.values()),
+                     chosen(scratch), str(len(gains)), ci_text(gains), pct(tf.values())])
+    if not rows:
+        return []
+    base = {s.key: s for s in res.grid.settings}
+    return ["## Fine-tuning learning rate chosen on validation", "",
+            "The setting fine-tuned again at other learning rates (" + "; ".join(
+                f"{s.setting_key}: " + ", ".join(f"{lr:g}" for lr in s.learning_rates) + f" besides "
+                f"{base[s.setting_key].learning_rate:g}" for s in res.grid.searches) + "), the pre-trained model and "
+            "its from-scratch twin alike, same epochs and seeds. For each model and seed the rate with the best "
+            "validation accuracy is chosen (the test set plays no part); the gain pairs the chosen runs by seed.", "",
+            *table(["task, training examples", "pre-trained", "its test accuracy", "chosen rates (by seed)",
+                    "from scratch", "chosen rates (by seed)", "paired seeds", "gain, points [95% CI]", "TF-IDF + LR"],
+                   rows), ""]
+
+
 def section_ablations(res: RecipeResults) -> list[str]:
     few = [s.key for s in res.grid.settings if s.train_per_label == res.grid.ablation_train_per_label]
     rows = []
@@ -278,6 +323,7 @@ def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
         f"## Pre-trained ({headline_minutes:g} min) vs from scratch vs TF-IDF", "", *headline, "",
         "## Learning curve: gain against the pre-training budget", "", *section_learning_curve(res, plots), "",
         "## Variants on the learning curve", "", *section_variants(res), "",
+        *section_searches(res),
         "## Ablations at equal wall-clock time", "", *section_ablations(res), "",
         *section_claims(results_dir),
         "## Earlier grid", "",

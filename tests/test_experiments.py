@@ -62,7 +62,8 @@ def test_recipe_grid_cells():
     for variant in grid.variants:  # a variant is the recipe plus its own flags, alone on the machine
         cell = by_id[f"pt-{variant.minutes:g}m-{variant.name}"]
         assert cell.exclusive and cell.argv[-2 - len(variant.flags):-2] == list(variant.flags)
-    finetunes = [c for c in cells if c.kind == "finetune" and "ablation" not in c.meta]
+    # (fine-tuning searches have their own test)
+    finetunes = [c for c in cells if c.kind == "finetune" and "ablation" not in c.meta and "search" not in c.meta]
     extra = set(grid.headline_seeds) - set(grid.seeds)  # the headline budget and its twin only
     own_twins = [v for v in grid.variants if v.own_twin]
     assert len(finetunes) == len(grid.settings) * (
@@ -87,6 +88,50 @@ def test_recipe_grid_cells():
     vocab = by_id["abl-vocab-30k"]
     assert _flag(vocab.argv, "--tokenizer_name") == "DATA/bert-base-uncased" and BERT_TOKENIZER not in vocab.argv
     assert not by_id["abl-recipe"].exclusive and by_id["abl-recipe-fewrel-32-s0"].deps == ["abl-recipe"]
+
+
+def test_fine_tuning_search_is_chosen_on_validation_for_both_sides():
+    """The search fine-tunes the pre-trained model and its twin at the same extra rates (same epochs, seeds); the
+    report picks each model's rate per seed by validation accuracy only, and pairs the chosen runs by seed."""
+    from experiments.recipe_grid import RECIPE
+    from experiments.report_recipe import RecipeResults, chosen_on_validation, section_searches
+
+    search = RECIPE.searches[0]
+    base = next(s for s in RECIPE.settings if s.key == search.setting_key)
+    cells = RECIPE.cells("DATA", "WORK")
+    ours = [c for c in cells if c.meta.get("search") == search.setting_key]
+    assert len(ours) == 2 * len(search.learning_rates) * len(RECIPE.headline_seeds)
+    for c in ours:
+        assert _flag(c.argv, "--num_train_epochs") == f"{base.epochs:g}"
+        assert float(_flag(c.argv, "--learning_rate")) in search.learning_rates
+        assert c.deps == ([f"pt-{search.budget:g}m"] if c.meta["budget_minutes"] else [])
+    # validation decides; the lower rate wins a tie; test accuracy plays no part
+    assert chosen_on_validation([(5e-4, 0.80, 0.99), (1e-3, 0.85, 0.60), (1e-4, 0.85, 0.70)]) == (1e-4, 0.70)
+
+    # Recorded cells: the pre-trained model is best on validation at 1e-4 (test 0.86), the twin at 5e-4 (test 0.82).
+    def record(cell, validation, test):
+        return dict(id=cell.id, kind=cell.kind, argv=cell.argv, meta=cell.meta,
+                    results=dict(validation=dict(eval_accuracy=validation), test_accuracy=test))
+
+    wanted = {f"ft-{search.budget:g}m-{search.setting_key}", f"ft-scratch-{search.setting_key}"}
+    recorded = []
+    for c in cells:
+        if c.kind != "finetune" or "variant" in c.meta or "twin_of" in c.meta or "ablation" in c.meta:
+            continue
+        if c.meta["setting"] != search.setting_key or c.meta["budget_minutes"] not in (0, search.budget):
+            continue
+        if c.meta.get("search") is None and c.id.rsplit("-s", 1)[0] not in wanted:
+            continue
+        lr, pre = float(_flag(c.argv, "--learning_rate")), c.meta["budget_minutes"] > 0
+        best = lr == (1e-4 if pre else base.learning_rate)
+        recorded.append(record(c, 0.9 if best else 0.8, (0.86 if pre else 0.82) if best else 0.5))
+    res = RecipeResults(RECIPE, recorded)
+    text = "\n".join(section_searches(res))
+    seeds = len(RECIPE.headline_seeds)
+    assert f"| {', '.join(['0.0001'] * seeds)} |" in text and f"| {', '.join(['0.0005'] * seeds)} |" in text
+    assert f"| {seeds} | +4.0 " in text  # 86 - 82 on every seed
+    # the search's cells are candidates only: the headline comparison still sees the setting's own runs
+    assert res.finetune[(search.budget, search.setting_key)] == {s: 0.5 for s in RECIPE.headline_seeds}
 
 
 def test_claims_grid_gives_the_committee_the_deep_models_budget():
