@@ -246,7 +246,7 @@ RECIPE = RecipeGrid(
     ),
     ablation_train_per_label=32,
     notes=("Every cell ran on an AMD EPYC that `lscpu` reports as family 25, model 17 (Zen 4), with AVX-512 and "
-           "AVX512_BF16 but no AMX, 2 cores, 24 GiB, in two sessions of 2026-12-01 (code ebcaed5, then 02d4cf2 and "
+           "AVX512_BF16 but no AMX, 2 cores, 24 GiB, in two runs of the grid on 2026-12-01 (code ebcaed5, then 02d4cf2 and "
            "its grid-only successors a3ece38 and 078bf03, which changed no training code; the ablations l4, batch-128, "
            "lr-5e-4 and warmup-0 on c9ad15f, whose training differs only in drawing each batch's MLM masks from a "
            "generator seeded by the batch); every run in fp32. "
