@@ -315,17 +315,21 @@ PAPER = Grid(
 _ALIBI = f"{NO_DROPOUT},alibi=true"
 
 
+_CLAIMS_MEMBERS = tuple(Model(f"b1{tag}", "tiny", f"{_ALIBI},num_hidden_layers=1",
+                              f"BERT-1 of the recipe's width, ALiBi, pre-training seed {seed}", seed=seed)
+                        for tag, seed in (("a", 1), ("b", 2), ("c", 3)))
+
+
 def _claims_grid(name: str, minutes: float) -> Grid:
-    """The claims grid with `minutes` of pre-training per deep model (and a third of it per member)."""
+    """The claims grid with `minutes` of pre-training per deep model, shared out evenly among the members."""
+    member_minutes = f"{minutes / len(_CLAIMS_MEMBERS):.3g}"
     return Grid(
         name=name,
         description=f"the paper's claims with the cpu-budget recipe and ALiBi: the recipe's 2-layer model "
-                    f"pre-trained for {minutes:g} minutes on 10k / 40k / 160k packed Wikipedia sequences, and three "
-                    f"1-layer members of {minutes / 3:.3g} minutes each",
+                    f"pre-trained for {minutes:g} minutes on 10k / 40k / 160k packed Wikipedia sequences, and "
+                    f"{len(_CLAIMS_MEMBERS)} one-layer members of {member_minutes} minutes each",
         deep=Model("deep", "tiny", _ALIBI, "the recipe's model with ALiBi (2 layers, hidden 128)"),
-        members=tuple(Model(f"b1{tag}", "tiny", f"{_ALIBI},num_hidden_layers=1",
-                            f"BERT-1 of the recipe's width, ALiBi, pre-training seed {seed}", seed=seed)
-                      for tag, seed in (("a", 1), ("b", 2), ("c", 3))),
+        members=_CLAIMS_MEMBERS,
         deep_sizes=(10_000, 40_000, 160_000),
         member_size=160_000,
         tasks=(  # the recipe grid's few-shot settings, where the recipe's gains were measured
@@ -347,8 +351,8 @@ def _claims_grid(name: str, minutes: float) -> Grid:
         latency_repeats=200,
         notes=(
             f"The paper's claims with models that use context: the cpu-budget recipe with ALiBi (RESULTS.md, recipe "
-            f"variants), {minutes:g} minutes for the deep model at every pre-training size and {minutes:g}/3 minutes "
-            "for each member, the whole machine for each run. Fine-tuning uses the recipe grid's few-shot settings "
+            f"variants), {minutes:g} minutes for the deep model at every pre-training size and {member_minutes} "
+            "minutes for each member, the whole machine for each run. Fine-tuning uses the recipe grid's few-shot settings "
             "(32 examples per label, 30 epochs at 5e-4, batch 16, the epoch chosen on the validation slice), fixed "
             "before any run of this grid, for pre-trained models and their from-scratch twins alike (the twins have "
             "the same config)."

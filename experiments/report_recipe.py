@@ -32,13 +32,15 @@ class RecipeResults:
         self.variant_ft = defaultdict(dict)  # (variant, setting) -> {seed: test accuracy}
         self.twin_ft = defaultdict(dict)  # (variant, setting) -> {seed: its own from-scratch twin's test accuracy}
         self.tfidf = defaultdict(dict)  # setting -> {seed: test accuracy}
-        # (budget minutes or 0, setting) -> {seed: [(learning rate, validation accuracy, test accuracy)]}: the
-        # candidates a fine-tuning search chooses among (its own runs and the setting's run)
+        # (budget minutes or 0, setting) -> {seed: [(learning rate, validation accuracy, test accuracy)]}: what a
+        # fine-tuning search chooses among, its own runs and the setting's run of the same model
         self.candidates = defaultdict(lambda: defaultdict(list))
+        searched = {(minutes, s.setting_key) for s in grid.searches for minutes in (s.budget, 0)}
         for c in cells:
             m = c["meta"]
-            if c["kind"] == "finetune" and "variant" not in m and "ablation" not in m and "twin_of" not in m:
-                lr = float(c["argv"][c["argv"].index("--learning_rate") + 1])
+            if (c["kind"] == "finetune" and "variant" not in m and "twin_of" not in m
+                    and (m.get("budget_minutes"), m.get("setting")) in searched):
+                lr = float(c["argv"][c["argv"].index("--learning_rate") + 1])  # what the cell ran with
                 self.candidates[(m["budget_minutes"], m["setting"])][m["seed"]].append(
                     (lr, c["results"]["validation"]["eval_accuracy"], c["results"]["test_accuracy"]))
             if c["kind"] == "finetune" and "search" in m:
@@ -210,7 +212,13 @@ def chosen_on_validation(candidates: list[tuple[float, float, float]]) -> tuple[
     return lr, test
 
 
+def _rates_by_seed(chosen: dict[int, tuple[float, float]]) -> str:
+    return ", ".join(f"{chosen[seed][0]:g}" for seed in sorted(chosen))
+
+
 def section_searches(res: RecipeResults) -> list[str]:
+    """Each search's pre-trained model against its twin, each with its rate chosen on validation per seed; a seed
+    counts once every rate has run for it."""
     rows = []
     for search in res.grid.searches:
         pre = res.candidates.get((search.budget, search.setting_key), {})
@@ -222,10 +230,9 @@ def section_searches(res: RecipeResults) -> list[str]:
             continue
         gains = [pre[s][1] - scratch[s][1] for s in sorted(pre) if s in scratch]
         tf = res.tfidf.get(search.setting_key, {})
-        chosen = lambda side: ", ".join(f"{side[s][0]:g}" for s in sorted(side))  # noqa: E731
         rows.append([search.setting_key.replace("-", ", ") + "/label", f"{search.budget:g} min",
-                     pct(v[1] for v in pre.values()), chosen(pre), pct(v[1] for v in scratch.values()),
-                     chosen(scratch), str(len(gains)), ci_text(gains), pct(tf.values())])
+                     pct(v[1] for v in pre.values()), _rates_by_seed(pre), pct(v[1] for v in scratch.values()),
+                     _rates_by_seed(scratch), str(len(gains)), ci_text(gains), pct(tf.values())])
     if not rows:
         return []
     base = {s.key: s for s in res.grid.settings}

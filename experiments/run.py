@@ -23,6 +23,7 @@ import shlex
 import signal
 import subprocess
 import sys
+from collections import Counter
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,11 +141,11 @@ class Estimator:
 
     def left(self, pending: list[Cell], running: list[Running], jobs: int) -> str:
         alone = shared = 0.0
-        untimed: dict[str, int] = {}
+        untimed: Counter[str] = Counter()
         for cell in pending:
             guess = self.guess(cell.kind)
             if guess is None:
-                untimed[cell.kind] = untimed.get(cell.kind, 0) + 1
+                untimed[cell.kind] += 1
             elif cell.exclusive:
                 alone += guess
             else:
