@@ -9,6 +9,7 @@ runs them in dependency order and records each one's arguments and results in `r
             cpu    (this repository's 2-core CPU, about an hour; too short to learn context: results/cpu/REPORT.md)
             claims (the same claims with models pre-trained by the cpu-budget recipe with ALiBi, about 2 hours)
             recipe (the recipe's ablations and learning curve: experiments/recipe_grid.py, RESULTS.md)
+            recipe-headline (its 60-minute model again, AG News at 1000 per label with 10 seeds and a rate search)
             paper (the paper's own setting, for a GPU)
 """
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .cells import NO_DROPOUT, TOKENIZER, Cell, Model, Task
-from .recipe_grid import RECIPE
+from .recipe_grid import RECIPE, RECIPE_HEADLINE
 
 class _Where(NamedTuple):
     """Where a grid's cells read and write: the data folder, the grid's work folder, the tokenizer, the flags every
@@ -392,7 +393,7 @@ TINY = Grid(
     latency_repeats=5,
 )
 
-GRIDS = {g.name: g for g in (TINY, CPU, CLAIMS, CLAIMS_20M, PAPER, RECIPE)}
+GRIDS = {g.name: g for g in (TINY, CPU, CLAIMS, CLAIMS_20M, PAPER, RECIPE, RECIPE_HEADLINE)}
 
 
 def get_grid(name: str) -> Grid:
