@@ -667,9 +667,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--grid", required=True, choices=list(GRIDS))
     p.add_argument("--results_dir", default="results")
     p.add_argument("--output", default=None,
-                   help="default: RESULTS.md for the recipe grid, <results_dir>/<grid>/REPORT.md for the others")
+                   help="default: RESULTS.md for the recipe grids (recipe-headline is a section of it), "
+                        "<results_dir>/<grid>/REPORT.md for the others")
     args = p.parse_args(argv)
-    if args.grid == "recipe":
+    if args.grid in ("recipe", "recipe-headline"):
         from .report_recipe import render as render_recipe
 
         output = Path(args.output or "RESULTS.md")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .grids import CLAIMS, CLAIMS_20M
-from .recipe_grid import RecipeGrid
+from .recipe_grid import RECIPE_HEADLINE, RecipeGrid
 from .report import _plt, _save, ci_text, load_cells, pct, report_lines, table
 from .stats import t_interval
 
@@ -107,7 +107,8 @@ def section_pretraining(res: RecipeResults) -> list[str]:
                     "masked-token accuracy", "cell wall time (min)", "threads"], rows)]
 
 
-def section_headline(res: RecipeResults, minutes: float) -> tuple[list[str], dict]:
+def section_headline(res: RecipeResults, minutes: float, summary: bool = True) -> tuple[list[str], dict]:
+    """The table of pre-trained vs from scratch vs TF-IDF per setting, and (`summary`) a sentence on claim 1."""
     rows, verdicts = [], {}
     for setting in res.settings:
         pre, scratch = res.finetune.get((minutes, setting), {}), res.finetune.get((0, setting), {})
@@ -126,7 +127,7 @@ def section_headline(res: RecipeResults, minutes: float) -> tuple[list[str], dic
                      ci_text(gains), beats, pct(tf.values()), vs_tfidf])
     lines = [*table(["task, training examples", f"pre-trained {minutes:g} min", "from scratch", "paired seeds",
                      "gain, points [95% CI]", "CI above zero", "TF-IDF + LR", "pre-trained vs TF-IDF"], rows)]
-    if verdicts:
+    if verdicts and summary:
         above = [k for k, v in verdicts.items() if v == "yes"]
         below = [k for k, v in verdicts.items() if v == "no"]
         wins = [r[0] for r in rows if r[-1].startswith("wins")]
@@ -216,9 +217,9 @@ def _rates_by_seed(chosen: dict[int, tuple[float, float]]) -> str:
     return ", ".join(f"{chosen[seed][0]:g}" for seed in sorted(chosen))
 
 
-def section_searches(res: RecipeResults) -> list[str]:
+def section_searches(res: RecipeResults, level: int = 2) -> list[str]:
     """Each search's pre-trained model against its twin, each with its rate chosen on validation per seed; a seed
-    counts once every rate has run for it."""
+    counts once every rate has run for it. `level`: of the section's heading."""
     rows = []
     for search in res.grid.searches:
         pre = res.candidates.get((search.budget, search.setting_key), {})
@@ -236,7 +237,7 @@ def section_searches(res: RecipeResults) -> list[str]:
     if not rows:
         return []
     base = {s.key: s for s in res.grid.settings}
-    return ["## Fine-tuning learning rate chosen on validation", "",
+    return ["#" * level + " Fine-tuning learning rate chosen on validation", "",
             "The setting fine-tuned again at other learning rates (" + "; ".join(
                 f"{s.setting_key}: " + ", ".join(f"{lr:g}" for lr in s.learning_rates) + f" besides "
                 f"{base[s.setting_key].learning_rate:g}" for s in res.grid.searches) + "), the pre-trained model and "
@@ -294,27 +295,51 @@ def section_claims(results_dir: Path) -> list[str]:
     return ["## The paper's claims, re-tested with the recipe", "", *lines] if lines else []
 
 
+def machine_and_cells(res: RecipeResults) -> str:
+    """Where and when the grid's cells ran: CPU, code versions, how many cells finished."""
+    recorded = [c["machine"] for c in res.cells if "cpu_family_model" in c["machine"]]  # newer runners record it
+    machine = recorded[0] if recorded else res.cells[0]["machine"] if res.cells else {}
+    versions = sorted({c.get("code_version", "?") for c in res.cells})
+    starts = [datetime.datetime.fromisoformat(c["started_at"]) for c in res.cells]
+    return (f"Machine: {machine.get('cpu', '?')}"
+            + (f" (family/model {machine['cpu_family_model']}; {', '.join(machine.get('cpu_features', [])) or 'no AVX2'})"
+               if "cpu_family_model" in machine else " (CPU family and features not recorded by this runner version)")
+            + f", {machine.get('cores', '?')} cores, fp32. "
+            f"Code version(s): {', '.join(versions)}. Cells: {len(res.cells)} of {len(res.grid.cells('data', 'work'))} "
+            f"finished" + (f", {min(starts):%Y-%m-%d %H:%M} to "
+                           f"{max(s + datetime.timedelta(seconds=c['duration_s']) for s, c in zip(starts, res.cells)):%H:%M} UTC."
+                           if starts else "."))
+
+
+def section_headline_again(results_dir: Path) -> list[str]:
+    """The `recipe-headline` grid once it has results: the 60-minute model pre-trained again (on the machine that ran
+    the grid), its headline setting with more seeds and the fine-tuning rate chosen on validation."""
+    grid = RECIPE_HEADLINE
+    if not any((results_dir / grid.name).glob("*.json")):
+        return []
+    res = RecipeResults(grid, load_cells(results_dir, grid.name))
+    minutes = max(grid.budgets)
+    headline, _ = section_headline(res, minutes, summary=False)
+    seeds = ", ".join(map(str, grid.headline_seeds))
+    return [f"## The {minutes:g}-minute model again: {', '.join(s.key for s in grid.settings)}, more seeds", "",
+            f"The `{grid.name}` grid (`experiments/recipe_grid.py`, `python -m experiments.run --grid {grid.name}`): "
+            f"{grid.description}. The recipe pre-trained again for {minutes:g} minutes, alone on the machine, then "
+            f"fine-tuned exactly as above with seeds {seeds}, beside its from-scratch twin and the TF-IDF peer on the "
+            "same labelled samples. " + machine_and_cells(res), "",
+            *section_pretraining(res), "", *headline, "",
+            *section_searches(res, level=3)]
+
+
 def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
     res = RecipeResults(grid, load_cells(results_dir, grid.name))
     plots = results_dir / grid.name / "plots"
     headline_minutes = max(res.budgets_done(), default=max(grid.budgets))
     headline, verdicts = section_headline(res, headline_minutes)
-    recorded = [c["machine"] for c in res.cells if "cpu_family_model" in c["machine"]]  # newer runners record it
-    machine = recorded[0] if recorded else res.cells[0]["machine"] if res.cells else {}
-    versions = sorted({c.get("code_version", "?") for c in res.cells})
-    starts = [datetime.datetime.fromisoformat(c["started_at"]) for c in res.cells]
     lines = [
         "# Results: pre-training that pays off on a 2-core CPU", "",
         f"Generated by `python -m experiments.report --grid {grid.name}` from `{results_dir.name}/{grid.name}/`; do not edit "
         "by hand. The grid: `python -m experiments.run --grid recipe` (see `experiments/recipe_grid.py`).", "",
-        f"- Machine: {machine.get('cpu', '?')}"
-        + (f" (family/model {machine['cpu_family_model']}; {', '.join(machine.get('cpu_features', [])) or 'no AVX2'})"
-           if "cpu_family_model" in machine else " (CPU family and features not recorded by this runner version)")
-        + f", {machine.get('cores', '?')} cores, fp32. "
-        f"Code version(s): {', '.join(versions)}. Cells: {len(res.cells)} of {len(grid.cells('data', 'work'))} "
-        f"finished" + (f", {min(starts):%Y-%m-%d %H:%M} to "
-                       f"{max(s + datetime.timedelta(seconds=c['duration_s']) for s, c in zip(starts, res.cells)):%H:%M} UTC."
-                       if starts else "."),
+        "- " + machine_and_cells(res),
         f"- Recipe: `train_mlm.py --recipe {grid.recipe}` (`modeling_tlm/recipes/{grid.recipe}.yaml`); the "
         "from-scratch twin is the same architecture and tokenizer with random weights; TF-IDF + logistic regression "
         "is fitted on exactly the same labelled samples (n-grams and C chosen on the validation slice).",
@@ -330,6 +355,7 @@ def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
         f"## Pre-trained ({headline_minutes:g} min) vs from scratch vs TF-IDF", "", *headline, "",
         "## Learning curve: gain against the pre-training budget", "", *section_learning_curve(res, plots), "",
         "## Variants on the learning curve", "", *section_variants(res), "",
+        *section_headline_again(results_dir),
         *section_searches(res),
         "## Ablations at equal wall-clock time", "", *section_ablations(res), "",
         *section_claims(results_dir),

@@ -4,7 +4,10 @@ Every cell is one command (see `experiments/grids.py`), run in dependency order,
 one torch thread when several run together). A finished cell leaves `results/<grid>/<cell id>.json` (status "done",
 its command, timings and the command's results.json) and is skipped by the next run, so a killed grid resumes where
 it stopped; a cell killed half-way is rerun with the same command, which resumes from its last checkpoint. Logs go to
-<workdir>/<grid>/logs/, checkpoints to <workdir>/<grid>/<cell id>/ (both git-ignored under runs/).
+<workdir>/<grid>/logs/, checkpoints to <workdir>/<grid>/<cell id>/ (both git-ignored under runs/). A finished cell
+whose checkpoint a cell still to run needs, but which is gone from disk (runs/ is not kept between machines), is run
+again with the command its record holds; the earlier record moves to results/<grid>/superseded/, and each cell's
+record names the runs of its dependencies it used (their start times).
 
     HF_HUB_OFFLINE=1 python -m experiments.run --grid cpu [--data_dir ../shared/data] [--workdir runs/experiments]
     python -m experiments.run --grid cpu --list          # the cells and their state, nothing run
@@ -23,9 +26,9 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections import Counter
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from modeling_tlm.timing import machine
@@ -63,7 +66,6 @@ def is_done(path: Path) -> bool:
         return False
 
 
-# CPU features that decide which precision is fast: bf16 is emulated (slow) without AVX512_BF16 or AMX.
 def command_text(argv: list[str]) -> str:
     return shlex.join(["python", *argv])
 
@@ -192,15 +194,42 @@ def run_grid(grid_name: str, data_dir: str, workdir: str, results_dir: Path, job
     cells = grid.cells(data_dir, workdir)
     check_order(cells)
     done = {c.id for c in cells if is_done(result_path(results_dir, grid.name, c.id))}
-    if only:
-        cells = [c for c in cells if re.search(only, c.id)]
-        done &= {c.id for c in cells} | {d for c in cells for d in c.deps}
+    selected = {c.id for c in cells if not only or re.search(only, c.id)}
+    gone = outputs_gone(cells, selected, done)
+    cells = [regenerated(c, results_dir, grid.name) if c.id in gone else c
+             for c in cells if c.id in selected or c.id in gone]
+    done = (done - gone) & ({c.id for c in cells} | {d for c in cells for d in c.deps})
     if list_only:
         print(f"grid {grid.name}: results in {results_dir / grid.name}")
         for i, c in enumerate(cells, 1):
-            print(f"{i:4d} {'done' if c.id in done else 'todo':4s} {c.kind:9s} {c.id}")
+            state = "redo" if c.id in gone else "done" if c.id in done else "todo"
+            print(f"{i:4d} {state:4s} {c.kind:9s} {c.id}")
         return 0
+    for c in cells:
+        if c.id in gone:
+            print(f"{c.id}: its outputs ({c.output_dir}) are gone and a cell to run needs them; running it again "
+                  f"with its recorded command", flush=True)
     return GridRun(grid.name, cells, done, Path(workdir), results_dir, jobs).run()
+
+
+def outputs_gone(cells: list[Cell], selected: set[str], done: set[str]) -> set[str]:
+    """Finished cells whose results.json (and checkpoint) is no longer on disk although a selected cell still to run,
+    or one of these, depends on them."""
+    by_id = {c.id: c for c in cells}
+    gone: set[str] = set()
+    todo = [c for c in cells if c.id in selected and c.id not in done]
+    while todo:
+        cell = todo.pop()
+        for dep in cell.deps:
+            if dep in done and dep not in gone and not (Path(by_id[dep].output_dir) / "results.json").exists():
+                gone.add(dep)
+                todo.append(by_id[dep])
+    return gone
+
+
+def regenerated(cell: Cell, results_dir: Path, grid: str) -> Cell:
+    """The cell with the command its record holds (the one that made the lost outputs)."""
+    return replace(cell, argv=json.loads(result_path(results_dir, grid, cell.id).read_text())["argv"])
 
 
 class GridRun:
@@ -215,9 +244,16 @@ class GridRun:
         self.failed: set[str] = set()
         self.stop_signal: int | None = None  # set by SIGTERM/SIGINT; the main loop then stops the cells and exits
         self.estimator = Estimator()
+        self.started_at: dict[str, str] = {}  # cell id -> start of the run whose outputs are on disk
         for c in cells:
             if c.id in done:
-                self.estimator.add(c.kind, json.loads(result_path(results_dir, grid, c.id).read_text())["duration_s"])
+                data = json.loads(result_path(results_dir, grid, c.id).read_text())
+                self.estimator.add(c.kind, data["duration_s"])
+                self.started_at[c.id] = data["started_at"]
+        for c in cells:  # dependencies outside the selection (--only) that are done
+            for d in c.deps:
+                if d not in self.started_at and is_done(result_path(results_dir, grid, d)):
+                    self.started_at[d] = json.loads(result_path(results_dir, grid, d).read_text())["started_at"]
         self.shared_threads = 1 if jobs > 1 else (os.cpu_count() or 1)
         self.start = self.last_beat = time.time()
 
@@ -297,7 +333,10 @@ class GridRun:
             self.running.remove(r)
             ok = rc == 0 and (Path(r.cell.output_dir) / "results.json").exists()
             data = record(r.cell, self.grid, "done" if ok else "failed", r.started, r.threads, r.log, rc)
+            data["deps_started_at"] = {d: self.started_at.get(d) for d in r.cell.deps}  # which run of each it used
+            self.keep_earlier_record(r.cell.id)
             write_json(result_path(self.results_dir, self.grid, r.cell.id), data)
+            self.started_at[r.cell.id] = data["started_at"]
             if ok:
                 self.done.add(r.cell.id)
                 self.estimator.add(r.cell.kind, data["duration_s"])
@@ -307,6 +346,14 @@ class GridRun:
             print(f"[{r.index}/{len(self.cells)}] {r.cell.id}: {status} in {fmt(data['duration_s'])}; "
                   f"{self.done_count()}/{len(self.cells)} done, elapsed {fmt(time.time() - self.start)}, "
                   f"left {self.left()}", flush=True)
+
+    def keep_earlier_record(self, cell_id: str) -> None:
+        """A finished cell's record is not overwritten by a rerun (of lost outputs): it moves to superseded/."""
+        path = result_path(self.results_dir, self.grid, cell_id)
+        if is_done(path):
+            started = json.loads(path.read_text())["started_at"].replace(":", "")
+            (path.parent / "superseded").mkdir(exist_ok=True)
+            path.rename(path.parent / "superseded" / f"{cell_id}.{started}.json")
 
     def heartbeat(self) -> None:
         """Every HEARTBEAT_S, where each running cell is (from its progress.json)."""

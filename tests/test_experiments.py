@@ -5,6 +5,7 @@ with its plots."""
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,14 +94,14 @@ def test_recipe_grid_cells():
 def test_fine_tuning_search_is_chosen_on_validation_for_both_sides():
     """The search fine-tunes the pre-trained model and its twin at the same extra rates (same epochs, seeds); the
     report picks each model's rate per seed by validation accuracy only, and pairs the chosen runs by seed."""
-    from experiments.recipe_grid import RECIPE
+    from experiments.recipe_grid import RECIPE_HEADLINE as GRID
     from experiments.report_recipe import RecipeResults, chosen_on_validation, section_searches
 
-    search = RECIPE.searches[0]
-    base = next(s for s in RECIPE.settings if s.key == search.setting_key)
-    cells = RECIPE.cells("DATA", "WORK")
+    search = GRID.searches[0]
+    base = next(s for s in GRID.settings if s.key == search.setting_key)
+    cells = GRID.cells("DATA", "WORK")
     ours = [c for c in cells if c.meta.get("search") == search.setting_key]
-    assert len(ours) == 2 * len(search.learning_rates) * len(RECIPE.headline_seeds)
+    assert len(ours) == 2 * len(search.learning_rates) * len(search.seeds)
     for c in ours:
         assert _flag(c.argv, "--num_train_epochs") == f"{base.epochs:g}"
         assert float(_flag(c.argv, "--learning_rate")) in search.learning_rates
@@ -122,13 +123,13 @@ def test_fine_tuning_search_is_chosen_on_validation_for_both_sides():
         lr, pre = float(_flag(c.argv, "--learning_rate")), c.meta["budget_minutes"] > 0
         best = lr == (1e-4 if pre else base.learning_rate)
         recorded.append(record(c, 0.9 if best else 0.8, (0.86 if pre else 0.82) if best else 0.5))
-    res = RecipeResults(RECIPE, recorded)
+    res = RecipeResults(GRID, recorded)
     text = "\n".join(section_searches(res))
-    seeds = len(RECIPE.headline_seeds)
+    seeds = len(search.seeds)
     assert f"| {', '.join(['0.0001'] * seeds)} |" in text and f"| {', '.join(['0.0005'] * seeds)} |" in text
     assert f"| {seeds} | +4.0 " in text  # 86 - 82 on every seed
     # the search's cells are candidates only: the headline comparison still sees the setting's own runs
-    assert res.finetune[(search.budget, search.setting_key)] == {s: 0.5 for s in RECIPE.headline_seeds}
+    assert res.finetune[(search.budget, search.setting_key)] == {s: 0.5 for s in GRID.headline_seeds}
 
 
 def test_claims_grid_gives_the_committee_the_deep_models_budget():
@@ -231,6 +232,22 @@ def test_tiny_grid_resumes_after_kill_and_reports(tmp_path, data_dir):
     # A rerun has nothing left to do.
     again = subprocess.run(_runner(results, work, data_dir), cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and f"{len(cells)} already done, 0 to run" in again.stdout, again.stdout
+
+    # Lost outputs (runs/ is not kept between machines): a cell still to run gets the checkpoint it needs back from
+    # its dependency's recorded command; the dependency's earlier record is kept, and nothing else reruns.
+    pre = next(c for c in cells if c.kind == "pretrain")
+    dependent = next(c for c in cells if pre.id in c.deps)
+    shutil.rmtree(pre.output_dir)
+    (folder / f"{dependent.id}.json").unlink()
+    redo = subprocess.run(_runner(results, work, data_dir), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert redo.returncode == 0 and f"{pre.id}: its outputs" in redo.stdout, redo.stdout + redo.stderr
+    assert "2 to run" in redo.stdout, redo.stdout
+    kept = list((folder / "superseded").glob(f"{pre.id}.*.json"))
+    assert [json.loads(p.read_text()) for p in kept] == [records[pre.id]]
+    rerun = {c.id: json.loads((folder / f"{c.id}.json").read_text()) for c in cells}
+    assert rerun[dependent.id]["deps_started_at"][pre.id] == rerun[pre.id]["started_at"]
+    assert rerun[pre.id]["argv"] == records[pre.id]["argv"] and (Path(pre.output_dir) / "results.json").exists()
+    assert {i for i in rerun if rerun[i]["started_at"] != records[i]["started_at"]} <= {pre.id, dependent.id}
 
     # The report: RESULTS.md with every claim and the TF-IDF peer, and the three plots.
     out = tmp_path / "RESULTS.md"
