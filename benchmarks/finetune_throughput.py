@@ -32,6 +32,7 @@ from benchmarks.harness import (
     machine_line,
     parse_arguments,
     print_end,
+    ratio_text,
     spread,
 )
 from modeling_tlm import TLMConfig, TLMForSequenceClassification
@@ -148,12 +149,11 @@ def format_table(rows: list[dict]) -> str:
              "stock padded to max examples/s | dynamic / padded (stock) | loss TLM / stock (step) |",
              "| --- " * 7 + "|"]
     for r in rows:
-        target = f" ({r['target']:.1f}x)" if r["target"] else ""
         padded = (f"{spread(r['stock padded examples/s'])} | {r['padding ratio']:.2f}x"
                   if "padding ratio" in r else "not run | ")
         lines.append(
             f"| {r['preset']} | {spread(r['tlm examples/s'])} | {spread(r['stock examples/s'])} | "
-            f"{r['ratio']:.2f}x [{min(r['window ratios']):.2f}, {max(r['window ratios']):.2f}]{target} | {padded} | "
+            f"{ratio_text(r['ratio'], r['window ratios'], r['target'])} | {padded} | "
             f"{r['tlm loss']:.3f} / {r['stock loss']:.3f} ({r['steps']}) |"
         )
     return "\n".join(lines)

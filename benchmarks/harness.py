@@ -12,6 +12,7 @@
 
 import concurrent.futures
 import dataclasses
+import math
 import multiprocessing
 import os
 import resource
@@ -157,6 +158,12 @@ def write_rows(path: str | None, args, rows: list[dict]) -> None:
     """A run's arguments (a dataclass) and rows as JSON at `path`, when one is given (--output_json)."""
     if path:
         write_json(path, dict(args=dataclasses.asdict(args), rows=rows))
+
+
+def ratio_text(ratio: float, window_ratios: list[float], target: float | None) -> str:
+    """'2.05x [1.90, 2.20] (2.5x)': TLM / stock of the medians, the range over pairs of windows, the target if any."""
+    aim = f" ({target:.1f}x)" if target is not None and not math.isnan(target) else ""
+    return f"{ratio:.2f}x [{min(window_ratios):.2f}, {max(window_ratios):.2f}]{aim}"
 
 
 def spread(values: list[float]) -> str:

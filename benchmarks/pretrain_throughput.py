@@ -43,6 +43,7 @@ from benchmarks.harness import (
     matmul_peak,
     parse_arguments,
     print_end,
+    ratio_text,
     reset_peak_memory,
     spread,
 )
@@ -272,11 +273,10 @@ def format_table(rows: list[dict]) -> str:
     )
     lines = [header, "| --- " * 8 + "|"]
     for r in rows:
-        target = "" if math.isnan(r["target"]) else f" ({r['target']:.1f}x)"
         lines.append(
             f"| {r['preset']} | {r['dtype']} | {spread(r['tlm_window_tokens_per_s'])} | "
             f"{spread(r['stock_window_tokens_per_s'])} | "
-            f"{r['ratio']:.2f}x [{min(r['window_ratios']):.2f}, {max(r['window_ratios']):.2f}]{target} | {r['tlm_mfu']:.1%} / {r['stock_mfu']:.1%} | "
+            f"{ratio_text(r['ratio'], r['window_ratios'], r['target'])} | {r['tlm_mfu']:.1%} / {r['stock_mfu']:.1%} | "
             f"{r['tlm_peak_mib']:,.0f} / {r['stock_peak_mib']:,.0f} | "
             f"{r['tlm_loss']:.3f} / {r['stock_loss']:.3f} ({r['steps']}) |"
         )
