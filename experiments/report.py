@@ -21,6 +21,7 @@ from modeling_tlm.training.checks import ArgumentError
 from modeling_tlm.training.commands import run_cli
 
 from .grids import GRIDS, Grid, get_grid
+from .recipe_grid import RecipeGrid
 from .stats import Interval, correlation_interval, mean_std, slope_interval, t_interval
 
 MATCH_MARGIN = 0.01  # committee "matches" the deep model: at most 1 point of accuracy below it on average
@@ -670,7 +671,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="default: RESULTS.md for the recipe grids (recipe-headline is a section of it), "
                         "<results_dir>/<grid>/REPORT.md for the others")
     args = p.parse_args(argv)
-    if args.grid in ("recipe", "recipe-headline"):
+    if isinstance(get_grid(args.grid), RecipeGrid):
         from .report_recipe import render as render_recipe
 
         output = Path(args.output or "RESULTS.md")

@@ -232,6 +232,13 @@ def regenerated(cell: Cell, results_dir: Path, grid: str) -> Cell:
     return replace(cell, argv=json.loads(result_path(results_dir, grid, cell.id).read_text())["argv"])
 
 
+def keep_earlier_record(path: Path) -> None:
+    """Move a finished cell's record to superseded/<cell id>.<its start>.json, out of the report's way."""
+    started = json.loads(path.read_text())["started_at"].replace(":", "")
+    (path.parent / "superseded").mkdir(exist_ok=True)
+    path.rename(path.parent / "superseded" / f"{path.stem}.{started}.json")
+
+
 class GridRun:
     """One invocation of the runner: launches ready cells, collects finished ones, reports progress."""
 
@@ -245,15 +252,12 @@ class GridRun:
         self.stop_signal: int | None = None  # set by SIGTERM/SIGINT; the main loop then stops the cells and exits
         self.estimator = Estimator()
         self.started_at: dict[str, str] = {}  # cell id -> start of the run whose outputs are on disk
-        for c in cells:
-            if c.id in done:
-                data = json.loads(result_path(results_dir, grid, c.id).read_text())
-                self.estimator.add(c.kind, data["duration_s"])
-                self.started_at[c.id] = data["started_at"]
-        for c in cells:  # dependencies outside the selection (--only) that are done
-            for d in c.deps:
-                if d not in self.started_at and is_done(result_path(results_dir, grid, d)):
-                    self.started_at[d] = json.loads(result_path(results_dir, grid, d).read_text())["started_at"]
+        kinds = {c.id: c.kind for c in cells}
+        for cell_id in done:  # the selected cells and their dependencies
+            data = json.loads(result_path(results_dir, grid, cell_id).read_text())
+            self.started_at[cell_id] = data["started_at"]
+            if cell_id in kinds:
+                self.estimator.add(kinds[cell_id], data["duration_s"])
         self.shared_threads = 1 if jobs > 1 else (os.cpu_count() or 1)
         self.start = self.last_beat = time.time()
 
@@ -334,8 +338,11 @@ class GridRun:
             ok = rc == 0 and (Path(r.cell.output_dir) / "results.json").exists()
             data = record(r.cell, self.grid, "done" if ok else "failed", r.started, r.threads, r.log, rc)
             data["deps_started_at"] = {d: self.started_at.get(d) for d in r.cell.deps}  # which run of each it used
-            self.keep_earlier_record(r.cell.id)
-            write_json(result_path(self.results_dir, self.grid, r.cell.id), data)
+            path = result_path(self.results_dir, self.grid, r.cell.id)
+            if ok and is_done(path):  # a rerun of lost outputs: the earlier record is kept, under superseded/
+                keep_earlier_record(path)
+            if ok or not is_done(path):  # a failed rerun leaves the earlier record (and the next run retries)
+                write_json(path, data)
             self.started_at[r.cell.id] = data["started_at"]
             if ok:
                 self.done.add(r.cell.id)
@@ -346,14 +353,6 @@ class GridRun:
             print(f"[{r.index}/{len(self.cells)}] {r.cell.id}: {status} in {fmt(data['duration_s'])}; "
                   f"{self.done_count()}/{len(self.cells)} done, elapsed {fmt(time.time() - self.start)}, "
                   f"left {self.left()}", flush=True)
-
-    def keep_earlier_record(self, cell_id: str) -> None:
-        """A finished cell's record is not overwritten by a rerun (of lost outputs): it moves to superseded/."""
-        path = result_path(self.results_dir, self.grid, cell_id)
-        if is_done(path):
-            started = json.loads(path.read_text())["started_at"].replace(":", "")
-            (path.parent / "superseded").mkdir(exist_ok=True)
-            path.rename(path.parent / "superseded" / f"{cell_id}.{started}.json")
 
     def heartbeat(self) -> None:
         """Every HEARTBEAT_S, where each running cell is (from its progress.json)."""
