@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from .cells import NO_DROPOUT, TOKENIZER, Cell, Model, Task
-from .recipe_grid import RECIPE, RECIPE_HEADLINE
+from .recipe_grid import RECIPE, RECIPE_FT_DROPOUT, RECIPE_HEADLINE
 
 class _Where(NamedTuple):
     """Where a grid's cells read and write: the data folder, the grid's work folder, the tokenizer, the flags every
@@ -393,7 +393,7 @@ TINY = Grid(
     latency_repeats=5,
 )
 
-GRIDS = {g.name: g for g in (TINY, CPU, CLAIMS, CLAIMS_20M, PAPER, RECIPE, RECIPE_HEADLINE)}
+GRIDS = {g.name: g for g in (TINY, CPU, CLAIMS, CLAIMS_20M, PAPER, RECIPE, RECIPE_HEADLINE, RECIPE_FT_DROPOUT)}
 
 
 def get_grid(name: str) -> Grid:

@@ -5,6 +5,7 @@ import socket
 import sys
 
 import pytest
+import torch
 import yaml
 
 import train_cls
@@ -121,6 +122,37 @@ def test_preset_without_from_scratch(tmp_path, data_dir):
 
 
 # ---------------------------------------------------------------------------------------------------- checkpoints
+
+
+@pytest.mark.parametrize("override, match", [
+    ("hidden_size=32", r"--config_overrides hidden_size with --model_name_or_path .*: a checkpoint's architecture is "
+                       r"fixed by its weights; only hidden_dropout_prob, attention_probs_dropout_prob, "
+                       r"classifier_dropout may change"),
+    ("hidden_dropout_prob=1.5", r"--config_overrides: hidden_dropout_prob=1.5 is not a dropout probability in \[0, 1\)"),
+])
+def test_checkpoint_config_overrides_other_than_dropout(tmp_path, data_dir, mlm_checkpoint, override, match):
+    args = cls_args(data_dir, tmp_path / "out", "--model_name_or_path", str(mlm_checkpoint), "--config_overrides",
+                    override)
+    _fails(train_cls.main, args, ArgumentError, match, tmp_path / "out")
+
+
+def test_checkpoint_dropout_override_reaches_the_model(mlm_checkpoint):
+    """Pre-trained without dropout, fine-tuned with it: the override changes the config, the weights load as saved."""
+    from types import SimpleNamespace
+
+    from modeling_tlm.training.build import build_config
+
+    tokenizer = load_tokenizer(str(mlm_checkpoint))
+    args = SimpleNamespace(model_name_or_path=str(mlm_checkpoint), config_name=None, model_preset=None,
+                           config_overrides="hidden_dropout_prob=0.25,attention_probs_dropout_prob=0")
+    config = build_config(args, tokenizer)
+    assert (config.hidden_dropout_prob, config.attention_probs_dropout_prob) == (0.25, 0)
+    model = TLMForSequenceClassification.from_pretrained(str(mlm_checkpoint), config=config)
+    saved = TLMForMaskedLM.from_pretrained(str(mlm_checkpoint))
+    assert model.config.hidden_dropout_prob == 0.25
+    assert any(isinstance(m, torch.nn.Dropout) and m.p == 0.25 for m in model.modules())
+    for name, tensor in saved.tlm.state_dict().items():
+        torch.testing.assert_close(model.tlm.state_dict()[name], tensor, rtol=0, atol=0)
 
 
 def test_checkpoint_folder_without_config(tmp_path, data_dir):

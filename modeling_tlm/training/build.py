@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_TOKENIZER = "bert-base-uncased"  # the paper's tokenizer (only the tokenizer; weights are trained from scratch)
 # Config fields that follow the tokenizer when a new model is built from a preset.
 CONFIG_FIELDS = tuple(k for k in TLMConfig.__annotations__ if k not in ("auto_map", "vocab_fingerprint"))
+# The fields --config_overrides may change on a checkpoint: they hold no weights, so the checkpoint's weights still
+# fit. Pre-training without dropout and fine-tuning with it (as Cramming does) needs exactly these.
+CHECKPOINT_OVERRIDABLE_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout")
 
 
 def tokenizer_name(model_args, data_args) -> str:
@@ -62,6 +65,16 @@ def build_config(model_args, tokenizer) -> TLMConfig:
         config = _auto_config(model_args.model_name_or_path, "--model_name_or_path")
         check_tlm_config(config, model_args.model_name_or_path)
         check_checkpoint_weights(config, model_args.model_name_or_path)
+        fixed = sorted(set(overrides) - set(CHECKPOINT_OVERRIDABLE_FIELDS))
+        if fixed:
+            raise ArgumentError(f"--config_overrides {', '.join(fixed)} with --model_name_or_path "
+                                f"{model_args.model_name_or_path}: a checkpoint's architecture is fixed by its "
+                                f"weights; only {', '.join(CHECKPOINT_OVERRIDABLE_FIELDS)} may change")
+        for key, value in overrides.items():
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or
+                                      not 0 <= value < 1):
+                raise ArgumentError(f"--config_overrides: {key}={value!r} is not a dropout probability in [0, 1)")
+            setattr(config, key, value)
     elif model_args.config_name:
         config = _auto_config(model_args.config_name, "--config_name")
         check_tlm_config(config, model_args.config_name)

@@ -58,9 +58,9 @@ def check_model_arguments(model_args, classification: bool) -> None:
     fresh = [f"--{k}" for k in ("model_preset", "config_name") if getattr(model_args, k)]
     if len(fresh) > 1:
         raise ArgumentError("--model_preset and --config_name both define the architecture; give one of them")
-    if model_args.config_overrides and not fresh:
+    if model_args.config_overrides and not fresh and not model_args.model_name_or_path:
         raise ArgumentError("--config_overrides changes a new model's config: use it with --model_preset or "
-                            "--config_name (a checkpoint's architecture is fixed by its weights)")
+                            "--config_name (or, for dropout only, with --model_name_or_path)")
     from_scratch = getattr(model_args, "from_scratch", False)
     if model_args.model_name_or_path and fresh:
         what = "--from_scratch trains random weights" if from_scratch else "the checkpoint fixes the architecture"
