@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from .grids import CLAIMS, CLAIMS_20M
-from .recipe_grid import RECIPE_HEADLINE, RecipeGrid
+from .recipe_grid import FINETUNE_DROPOUT, RECIPE_FT_DROPOUT, RECIPE_HEADLINE, RecipeGrid
 from .report import _plt, _save, ci_text, load_cells, pct, report_lines, table
 from .stats import t_interval
 
@@ -311,21 +312,37 @@ def machine_and_cells(res: RecipeResults) -> str:
                            if starts else "."))
 
 
-def section_headline_again(results_dir: Path) -> list[str]:
-    """The `recipe-headline` grid once it has results: the 60-minute model pre-trained again (on the machine that ran
-    the grid), its headline setting with more seeds and the fine-tuning rate chosen on validation."""
-    grid = RECIPE_HEADLINE
+class FollowUp(NamedTuple):
+    """A grid that pre-trains the recipe's largest budget again to ask one more question of its headline."""
+
+    grid: RecipeGrid
+    title: str  # what the section adds, after "The 60-minute model again: <settings>, "
+    finetuned: str  # how it was fine-tuned, after "then fine-tuned "
+
+
+FOLLOW_UPS = (
+    FollowUp(RECIPE_HEADLINE, "more seeds", "exactly as above"),
+    FollowUp(RECIPE_FT_DROPOUT, "fine-tuned with dropout",
+             "as above but with dropout 0.1 (hidden and attention probabilities, BERT's fine-tuning default) on both "
+             "sides, through `train_cls.py --config_overrides " + FINETUNE_DROPOUT + "`"),
+)
+
+
+def section_follow_up(results_dir: Path, follow_up: FollowUp) -> list[str]:
+    """A follow-up grid once it has results: the largest budget pre-trained again (on the machine that ran the
+    grid), its settings with the grid's seeds (and fine-tuning searches, if any)."""
+    grid = follow_up.grid
     if not any((results_dir / grid.name).glob("*.json")):
         return []
     res = RecipeResults(grid, load_cells(results_dir, grid.name))
     minutes = max(grid.budgets)
     headline, _ = section_headline(res, minutes, summary=False)
     seeds = ", ".join(map(str, grid.headline_seeds))
-    return [f"## The {minutes:g}-minute model again: {', '.join(s.key for s in grid.settings)}, more seeds", "",
+    return [f"## The {minutes:g}-minute model again: {', '.join(s.key for s in grid.settings)}, {follow_up.title}", "",
             f"The `{grid.name}` grid (`experiments/recipe_grid.py`, `python -m experiments.run --grid {grid.name}`): "
             f"{grid.description}. The recipe pre-trained again for {minutes:g} minutes, alone on the machine, then "
-            f"fine-tuned exactly as above with seeds {seeds}, beside its from-scratch twin and the TF-IDF peer on the "
-            "same labelled samples. " + machine_and_cells(res), "",
+            f"fine-tuned {follow_up.finetuned} with seeds {seeds}, beside its from-scratch twin and the TF-IDF peer "
+            "on the same labelled samples. " + machine_and_cells(res), "",
             *section_pretraining(res), "", *headline, "",
             *section_searches(res, level=3)]
 
@@ -355,7 +372,7 @@ def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
         f"## Pre-trained ({headline_minutes:g} min) vs from scratch vs TF-IDF", "", *headline, "",
         "## Learning curve: gain against the pre-training budget", "", *section_learning_curve(res, plots), "",
         "## Variants on the learning curve", "", *section_variants(res), "",
-        *section_headline_again(results_dir),
+        *[line for follow_up in FOLLOW_UPS for line in section_follow_up(results_dir, follow_up)],
         *section_searches(res),
         "## Ablations at equal wall-clock time", "", *section_ablations(res), "",
         *section_claims(results_dir),

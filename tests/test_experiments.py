@@ -132,6 +132,33 @@ def test_fine_tuning_search_is_chosen_on_validation_for_both_sides():
     assert res.finetune[(search.budget, search.setting_key)] == {s: 0.5 for s in GRID.headline_seeds}
 
 
+def test_fine_tuning_dropout_grid_changes_only_dropout_on_both_sides():
+    """recipe-ft-dropout is recipe-headline's fine-tuning with dropout 0.1 for the pre-trained model and its twin
+    alike; the twin's own --config_overrides (the recipe's, dropout off) is replaced, its architecture is not."""
+    from transformers import HfArgumentParser
+
+    from experiments.cells import NO_DROPOUT
+    from experiments.recipe_grid import FINETUNE_DROPOUT, RECIPE_FT_DROPOUT, RECIPE_HEADLINE
+    from modeling_tlm.training.arguments import ClassificationModelArguments
+    from modeling_tlm.training.build import parse_config_overrides
+
+    ours = {c.id: c for c in RECIPE_FT_DROPOUT.cells("DATA", "WORK")}
+    theirs = {c.id: c for c in RECIPE_HEADLINE.cells("DATA", "WORK") if "search" not in c.meta}
+    assert set(ours) == set(theirs)
+    finetunes = [c for c in ours.values() if c.kind == "finetune"]
+    assert {c.meta["seed"] for c in finetunes} == set(range(10)) and len(finetunes) == 20
+    for c in finetunes:
+        model_args, _ = HfArgumentParser(ClassificationModelArguments).parse_args_into_dataclasses(
+            c.argv[1:], return_remaining_strings=True)
+        assert parse_config_overrides(model_args.config_overrides) == parse_config_overrides(FINETUNE_DROPOUT)
+        assert parse_config_overrides(FINETUNE_DROPOUT) == dict(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+        dropout_flags = ("--config_overrides", FINETUNE_DROPOUT, NO_DROPOUT)  # all else is recipe-headline's
+        assert [a for a in c.argv if a not in dropout_flags] == \
+            [a.replace("recipe-headline", "recipe-ft-dropout") for a in theirs[c.id].argv if a not in dropout_flags]
+    pt = ours["pt-60m"]
+    assert pt.argv == [a.replace("recipe-headline", "recipe-ft-dropout") for a in theirs["pt-60m"].argv]
+
+
 def test_claims_grid_gives_the_committee_the_deep_models_budget():
     """The members are pre-trained independently (their own seeds) on the same sequences as the deep model's
     largest size, and together get the deep model's budget: equal pre-training compute for claim 4."""

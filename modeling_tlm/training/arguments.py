@@ -40,7 +40,9 @@ class ModelArguments:
     config_overrides: str | None = field(
         default=None,
         metadata={"help": "Override fields of the preset or --config_name config, "
-                          "e.g. 'hidden_size=256,num_hidden_layers=2,num_attention_heads=4'."},
+                          "e.g. 'hidden_size=256,num_hidden_layers=2,num_attention_heads=4'; with "
+                          "--model_name_or_path only the dropout fields (hidden_dropout_prob, "
+                          "attention_probs_dropout_prob, classifier_dropout)."},
     )
     tokenizer_name: str | None = field(
         default=None,
