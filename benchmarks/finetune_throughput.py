@@ -13,6 +13,7 @@ sequence to 128 tokens would: what dynamic padding alone buys. Its ratio is prin
     python -m benchmarks.finetune_throughput                   # bert-1 and bert-6, batch 32, AG News
     python -m benchmarks.finetune_throughput --presets tiny --batch_size 4 --samples_per_label 4 --windows 2 \\
         --warmup_windows 1                                     # seconds
+    python -m benchmarks.finetune_throughput --presets bert-6 --windows 2 --profile_ops 12   # where BERT-6's time goes
 """
 
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from benchmarks.harness import (
     machine_line,
     parse_arguments,
     print_end,
+    print_profile,
     ratio_text,
     spread,
 )
@@ -61,6 +63,7 @@ class FinetuneBenchmarkArguments:
     threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads; default: torch's"})
     learning_rate: float = 5e-5
     seed: int = 42
+    profile_ops: int = field(default=0, metadata={"help": "print the N costliest ops of one step of TLM and stock"})
     output_dir: str = str(REPO_ROOT / "runs" / "finetune_throughput")
 
 
@@ -141,6 +144,12 @@ def compare(preset: str, args: FinetuneBenchmarkArguments, tokenizer, examples) 
     if args.padded_baseline:
         row["padding ratio"] = median(row["stock examples/s"]) / median(row["stock padded examples/s"])
     row["target"] = TARGET_RATIOS.get(preset)
+    if args.profile_ops:  # after timing: the profiled steps change the models, and nothing reads them afterwards
+        batch = DataCollatorWithPadding(tokenizer)(
+            [{k: v for k, v in examples[i].items() if k in ("input_ids", "attention_mask", "token_type_ids", "label", "labels")}
+             for i in range(args.batch_size)])  # the first batch both models trained on, padded to its longest
+        for name in ("tlm", "stock"):
+            print_profile(name, models[name], dict(batch), "fp32", args.profile_ops)
     return row
 
 

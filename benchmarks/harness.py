@@ -2,6 +2,8 @@
 
 - `TrainerWindows`: a real `Trainer.train()` cut into windows of optimizer steps, so that two Trainers can take
   turns in one process.
+- `print_profile`: where one bare training step's time goes, by op and as a split (dense matmuls, the rest,
+  dropout's mask draws).
 - `matmul_peak`: the FLOP/s this machine reaches on plain matrix products right now, the denominator of model FLOPs
   utilisation.
 - `in_fresh_process`: run a function in a new Python process and return its result with that process's peak resident
@@ -26,6 +28,51 @@ from transformers import Trainer, TrainerCallback
 
 from modeling_tlm.timing import machine, median
 from modeling_tlm.training.files import write_json
+
+
+def print_profile(name: str, model, batch: dict, dtype: str, top: int) -> None:
+    """torch.profiler's `top` ops by self time over one bare training step (forward, backward, fused AdamW step)
+    taken after one untimed step, so the table shows where a step's time goes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+
+    def step():
+        with torch.autocast("cpu", torch.bfloat16, enabled=dtype == "bf16"):
+            loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        step()
+    print(f"profile of one {name} step ({dtype}):")
+    by_shape = prof.key_averages(group_by_input_shape=True)
+    print(by_shape.table(sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=40,
+                         max_shapes_column_width=60), flush=True)
+    vocab_size = model.config.vocab_size if "MaskedLM" in type(model).__name__ else None
+    print(f"{name} step split: {profile_split(by_shape, batch['input_ids'].numel(), vocab_size)}")
+
+
+def profile_split(events, positions: int, vocab_size: int | None) -> str:
+    """Where a profiled step's time went: matmuls whose operands span every position (B*T rows: the layers both
+    models run densely; for a masked LM, not the vocabulary projection), the other matmuls (what runs at fewer
+    positions: the last layer, the heads), dropout's mask draws."""
+    seconds = {"all": 0.0, "dense": 0.0, "other": 0.0, "dropout": 0.0}
+    for event in events:
+        t = event.self_cpu_time_total / 1e6
+        seconds["all"] += t
+        if event.key in ("aten::mm", "aten::addmm", "aten::baddbmm"):
+            shapes = [tuple(s) for s in event.input_shapes if s]
+            dense = any(positions in shape for shape in shapes) and not (
+                vocab_size and any(vocab_size in shape for shape in shapes))
+            seconds["dense" if dense else "other"] += t
+        elif event.key == "aten::bernoulli_":
+            seconds["dropout"] += t
+    ms = {k: f"{1e3 * v:,.1f} ms" for k, v in seconds.items()}
+    return (f"{ms['all']} in all; matmuls at every position {ms['dense']}, other matmuls {ms['other']}, dropout mask "
+            f"draws {ms['dropout']}")
 
 
 def matmul_peak(dtype: torch.dtype, shapes=((2048, 2048, 2048),), repeats: int = 5) -> float:

@@ -43,6 +43,7 @@ from benchmarks.harness import (
     matmul_peak,
     parse_arguments,
     print_end,
+    print_profile,
     ratio_text,
     reset_peak_memory,
     spread,
@@ -167,47 +168,6 @@ def flops_per_token(model, batch: dict, dtype: str) -> float:
         model(**batch).loss.backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops() / batch["input_ids"].numel()
-
-
-def print_profile(name: str, model, batch: dict, dtype: str, top: int) -> None:
-    """torch.profiler's `top` ops by self time over one bare training step (forward, backward, fused AdamW step)
-    taken after one untimed step, so the table shows where a step's time goes."""
-    from torch.profiler import ProfilerActivity, profile
-
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-
-    def step():
-        with torch.autocast("cpu", torch.bfloat16, enabled=dtype == "bf16"):
-            loss = model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-
-    step()
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
-        step()
-    print(f"profile of one {name} step ({dtype}):")
-    by_shape = prof.key_averages(group_by_input_shape=True)
-    print(by_shape.table(sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=40,
-                         max_shapes_column_width=60), flush=True)
-    print(f"{name} step split: {profile_split(by_shape, batch['input_ids'].numel(), model.config.vocab_size)}")
-
-
-def profile_split(events, positions: int, vocab_size: int) -> str:
-    """Where a profiled step's time went: matmuls whose operands span every position (B*T rows: the layers both
-    models run densely), the other matmuls (the last layer, head and vocabulary projection), dropout's mask draws."""
-    seconds = {"all": 0.0, "dense": 0.0, "other": 0.0, "dropout": 0.0}
-    for event in events:
-        t = event.self_cpu_time_total / 1e6
-        seconds["all"] += t
-        if event.key in ("aten::mm", "aten::addmm", "aten::baddbmm"):
-            shapes = [tuple(s) for s in event.input_shapes if s]
-            dense = any(positions in shape for shape in shapes) and not any(vocab_size in shape for shape in shapes)
-            seconds["dense" if dense else "other"] += t
-        elif event.key == "aten::bernoulli_":
-            seconds["dropout"] += t
-    return (f"{seconds['all']:.2f} s in all; matmuls at every position {seconds['dense']:.2f} s, other matmuls "
-            f"{seconds['other']:.2f} s, dropout mask draws {seconds['dropout']:.2f} s")
 
 
 def peak_memory_run(kind: str, preset: str, dtype: str, args: BenchmarkArguments) -> None:
