@@ -145,11 +145,10 @@ def compare(preset: str, args: FinetuneBenchmarkArguments, tokenizer, examples) 
         row["padding ratio"] = median(row["stock examples/s"]) / median(row["stock padded examples/s"])
     row["target"] = TARGET_RATIOS.get(preset)
     if args.profile_ops:  # after timing: the profiled steps change the models, and nothing reads them afterwards
-        batch = DataCollatorWithPadding(tokenizer)(
-            [{k: v for k, v in examples[i].items() if k in ("input_ids", "attention_mask", "token_type_ids", "label", "labels")}
-             for i in range(args.batch_size)])  # the first batch both models trained on, padded to its longest
+        # the first batch both models trained on (the examples are read in order), padded to its longest
+        batch = dict(DataCollatorWithPadding(tokenizer)([examples[i] for i in range(args.batch_size)]))
         for name in ("tlm", "stock"):
-            print_profile(name, models[name], dict(batch), "fp32", args.profile_ops)
+            row[f"{name} profile ms"] = print_profile(name, models[name], batch, "fp32", args.profile_ops)
     return row
 
 

@@ -30,9 +30,10 @@ from modeling_tlm.timing import machine, median
 from modeling_tlm.training.files import write_json
 
 
-def print_profile(name: str, model, batch: dict, dtype: str, top: int) -> None:
+def print_profile(name: str, model, batch: dict, dtype: str, top: int, vocab_size: int | None = None) -> dict:
     """torch.profiler's `top` ops by self time over one bare training step (forward, backward, fused AdamW step)
-    taken after one untimed step, so the table shows where a step's time goes."""
+    taken after one untimed step, so the table shows where a step's time goes; printed with its split
+    (`profile_split`, which a masked LM's `vocab_size` lets tell the vocabulary projection apart), and returned."""
     from torch.profiler import ProfilerActivity, profile
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
@@ -51,28 +52,29 @@ def print_profile(name: str, model, batch: dict, dtype: str, top: int) -> None:
     by_shape = prof.key_averages(group_by_input_shape=True)
     print(by_shape.table(sort_by="self_cpu_time_total", row_limit=top, max_name_column_width=40,
                          max_shapes_column_width=60), flush=True)
-    vocab_size = model.config.vocab_size if "MaskedLM" in type(model).__name__ else None
-    print(f"{name} step split: {profile_split(by_shape, batch['input_ids'].numel(), vocab_size)}")
+    split = profile_split(by_shape, batch["input_ids"].numel(), vocab_size)
+    ms = {k: f"{v:,.1f} ms" for k, v in split.items()}
+    print(f"{name} step split: {ms['all']} in all; matmuls at every position {ms['dense']}, other matmuls "
+          f"{ms['other']}, dropout mask draws {ms['dropout']}")
+    return split
 
 
-def profile_split(events, positions: int, vocab_size: int | None) -> str:
-    """Where a profiled step's time went: matmuls whose operands span every position (B*T rows: the layers both
-    models run densely; for a masked LM, not the vocabulary projection), the other matmuls (what runs at fewer
-    positions: the last layer, the heads), dropout's mask draws."""
-    seconds = {"all": 0.0, "dense": 0.0, "other": 0.0, "dropout": 0.0}
+def profile_split(events, positions: int, vocab_size: int | None) -> dict[str, float]:
+    """Where a profiled step's time went, in ms: "all"; "dense", matmuls whose operands span every position (B*T
+    rows: the layers both models run densely; with a `vocab_size`, not the vocabulary projection); "other", the other
+    matmuls (what runs at fewer positions: the last layer, the heads); "dropout", dropout's mask draws."""
+    split = {"all": 0.0, "dense": 0.0, "other": 0.0, "dropout": 0.0}
     for event in events:
-        t = event.self_cpu_time_total / 1e6
-        seconds["all"] += t
+        t = event.self_cpu_time_total / 1e3
+        split["all"] += t
         if event.key in ("aten::mm", "aten::addmm", "aten::baddbmm"):
             shapes = [tuple(s) for s in event.input_shapes if s]
             dense = any(positions in shape for shape in shapes) and not (
                 vocab_size and any(vocab_size in shape for shape in shapes))
-            seconds["dense" if dense else "other"] += t
+            split["dense" if dense else "other"] += t
         elif event.key == "aten::bernoulli_":
-            seconds["dropout"] += t
-    ms = {k: f"{1e3 * v:,.1f} ms" for k, v in seconds.items()}
-    return (f"{ms['all']} in all; matmuls at every position {ms['dense']}, other matmuls {ms['other']}, dropout mask "
-            f"draws {ms['dropout']}")
+            split["dropout"] += t
+    return split
 
 
 def matmul_peak(dtype: torch.dtype, shapes=((2048, 2048, 2048),), repeats: int = 5) -> float:

@@ -222,7 +222,8 @@ def compare(preset: str, dtype: str, args: BenchmarkArguments, tokenizer, sequen
     row["target"] = TARGET_RATIOS.get((preset, dtype), math.nan)
     if args.profile_ops:  # after timing: the profiled steps change the models, and nothing reads them afterwards
         for name, model in models.items():
-            print_profile(name, model, batch, dtype, args.profile_ops)
+            row[f"{name}_profile_ms"] = print_profile(name, model, batch, dtype, args.profile_ops,
+                                                      vocab_size=model.config.vocab_size)
     return row
 
 

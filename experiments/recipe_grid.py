@@ -273,9 +273,10 @@ RECIPE_HEADLINE = RecipeGrid(
     ablation_train_per_label=32,
 )
 
-# The 60-minute model fine-tuned with BERT's dropout (0.1) on both sides: the recipe pre-trains without dropout and,
-# until now, fine-tuned without it too; Cramming re-enables it for fine-tuning. Does regularising the fine-tuning
-# let the pre-trained model's features show at AG News 1000/label, where scratch and pre-trained were level?
+# The 60-minute model fine-tuned with BERT's dropout (0.1) on both sides: the recipe pre-trains without dropout and
+# the grids above fine-tune without it too (the checkpoint's config and the twin's flags carry it); Cramming
+# re-enables it for fine-tuning. Does regularising the fine-tuning let the pre-trained model's features show at AG
+# News 1000/label, where scratch and pre-trained were level in recipe-headline?
 FINETUNE_DROPOUT = "hidden_dropout_prob=0.1,attention_probs_dropout_prob=0.1"
 RECIPE_FT_DROPOUT = replace(
     RECIPE_HEADLINE,

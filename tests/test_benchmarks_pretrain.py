@@ -94,10 +94,14 @@ def test_benchmark_smoke(data_dir, tmp_path):
 
     rows = main([
         "--presets", "tiny", "--dtypes", "fp32", "bf16", "--batch_size", "4", "--seq_len", "32", "--windows", "2",
-        "--memory_steps", "0", "--peak_sizes", "256", "--data_dir", str(data_dir), "--output_dir", str(tmp_path),
+        "--memory_steps", "0", "--peak_sizes", "256", "--profile_ops", "3", "--data_dir", str(data_dir),
+        "--output_dir", str(tmp_path),
     ])
     assert [(r["preset"], r["dtype"], r["steps"]) for r in rows] == [("tiny", "fp32", 3), ("tiny", "bf16", 3)]
     for r in rows:
+        for name in ("tlm", "stock"):  # the profiled step's split: layers at every position, and the vocabulary
+            split = r[f"{name}_profile_ms"]  # projection (at the masked positions for TLM, everywhere for stock)
+            assert split["all"] >= split["dense"] + split["other"] and split["dense"] > 0 and split["other"] > 0
         assert len(r["tlm_window_tokens_per_s"]) == len(r["stock_window_tokens_per_s"]) == 2
         assert r["tlm_tokens_per_s"] > 0 and r["stock_tokens_per_s"] > 0
         assert r["ratio"] == pytest.approx(r["tlm_tokens_per_s"] / r["stock_tokens_per_s"])

@@ -147,11 +147,12 @@ def test_fine_tuning_dropout_grid_changes_only_dropout_on_both_sides():
     assert set(ours) == set(theirs)
     finetunes = [c for c in ours.values() if c.kind == "finetune"]
     assert {c.meta["seed"] for c in finetunes} == set(range(10)) and len(finetunes) == 20
-    for c in finetunes:
+    dropout = parse_config_overrides(FINETUNE_DROPOUT)
+    assert dropout == dict(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    for c in finetunes:  # what train_cls.py's parser sees: the last --config_overrides wins
         model_args, _ = HfArgumentParser(ClassificationModelArguments).parse_args_into_dataclasses(
             c.argv[1:], return_remaining_strings=True)
-        assert parse_config_overrides(model_args.config_overrides) == parse_config_overrides(FINETUNE_DROPOUT)
-        assert parse_config_overrides(FINETUNE_DROPOUT) == dict(hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+        assert parse_config_overrides(model_args.config_overrides) == dropout
         dropout_flags = ("--config_overrides", FINETUNE_DROPOUT, NO_DROPOUT)  # all else is recipe-headline's
         assert [a for a in c.argv if a not in dropout_flags] == \
             [a.replace("recipe-headline", "recipe-ft-dropout") for a in theirs[c.id].argv if a not in dropout_flags]

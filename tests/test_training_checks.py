@@ -128,7 +128,8 @@ def test_preset_without_from_scratch(tmp_path, data_dir):
     ("hidden_size=32", r"--config_overrides hidden_size with --model_name_or_path .*: a checkpoint's architecture is "
                        r"fixed by its weights; only hidden_dropout_prob, attention_probs_dropout_prob, "
                        r"classifier_dropout may change"),
-    ("hidden_dropout_prob=1.5", r"--config_overrides: hidden_dropout_prob=1.5 is not a dropout probability in \[0, 1\)"),
+    ("hidden_dropout_prob=1.5", r"--model_name_or_path .* with --config_overrides: TLMConfig.hidden_dropout_prob "
+                                r"must be in \[0, 1\), got 1.5"),
 ])
 def test_checkpoint_config_overrides_other_than_dropout(tmp_path, data_dir, mlm_checkpoint, override, match):
     args = cls_args(data_dir, tmp_path / "out", "--model_name_or_path", str(mlm_checkpoint), "--config_overrides",

@@ -70,19 +70,11 @@ def build_config(model_args, tokenizer) -> TLMConfig:
             raise ArgumentError(f"--config_overrides {', '.join(fixed)} with --model_name_or_path "
                                 f"{model_args.model_name_or_path}: a checkpoint's architecture is fixed by its "
                                 f"weights; only {', '.join(CHECKPOINT_OVERRIDABLE_FIELDS)} may change")
-        for key, value in overrides.items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or
-                                      not 0 <= value < 1):
-                raise ArgumentError(f"--config_overrides: {key}={value!r} is not a dropout probability in [0, 1)")
-            setattr(config, key, value)
+        config = _with_overrides(config, overrides, f"--model_name_or_path {model_args.model_name_or_path}")
     elif model_args.config_name:
         config = _auto_config(model_args.config_name, "--config_name")
         check_tlm_config(config, model_args.config_name)
-        if overrides:
-            try:
-                config = TLMConfig.from_dict({**config.to_dict(), **overrides})
-            except (TypeError, ValueError) as e:
-                raise ArgumentError(f"--config_name {model_args.config_name} with --config_overrides: {e}") from None
+        config = _with_overrides(config, overrides, f"--config_name {model_args.config_name}")
     else:
         from_tokenizer = {"vocab_size": len(tokenizer), **{k: getattr(tokenizer, k) for k in SPECIAL_TOKEN_ID_FIELDS}}
         try:
@@ -94,6 +86,16 @@ def build_config(model_args, tokenizer) -> TLMConfig:
     # (bert-base-uncased's own says 512); without it, a longer text is an error, not a silent cut.
     tokenizer.model_max_length = min(tokenizer.model_max_length, config.max_position_embeddings)
     return config
+
+
+def _with_overrides(config: TLMConfig, overrides: dict, source: str) -> TLMConfig:
+    """`config` with `overrides` applied, checked by TLMConfig's own validation (which names the field)."""
+    if not overrides:
+        return config
+    try:
+        return TLMConfig.from_dict({**config.to_dict(), **overrides})
+    except (TypeError, ValueError) as e:
+        raise ArgumentError(f"{source} with --config_overrides: {e}") from None
 
 
 def _auto_config(name_or_path: str, flag: str):
