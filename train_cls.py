@@ -30,24 +30,14 @@ from modeling_tlm.training import (
     TLMTrainer,
     TLMTrainingArguments,
     arguments_dict,
-    parse_args,
     render_model_card,
     run_fingerprint,
 )
 from modeling_tlm.training import checks
-from modeling_tlm.training.build import build_config, build_tokenizer
 from modeling_tlm.training.card import masked_command, training_rows
 from modeling_tlm.training.data import load_classification_data, samples_per_label
 from modeling_tlm.training.resume import RunStart, preflight_output_dir
-from modeling_tlm.training.commands import (
-    callbacks,
-    evaluate,
-    limit_validation,
-    run_cli,
-    save_and_push,
-    setup_logging,
-    train,
-)
+from modeling_tlm.training import commands
 
 logger = logging.getLogger(__name__)
 
@@ -93,22 +83,16 @@ def check_checkpoint_labels(config, task, name_or_path: str) -> None:
 def prepare(argv: list[str]) -> Prepared:
     """Parse and check the arguments, load tokenizer, config and task, find the checkpoint to resume from.
     Everything that can be wrong with the input fails here, before training starts."""
-    model_args, data_args, training_args = parse_args(
-        (ClassificationModelArguments, ClassificationDataArguments, TLMTrainingArguments), CLS_DEFAULTS, argv
-    )
-    setup_logging(training_args)
-    checks.check_model_arguments(model_args, classification=True)
-    checks.check_cls_data_arguments(data_args)
-    checks.check_training_arguments(training_args)
-    tokenizer = build_tokenizer(model_args, data_args)
-    config = build_config(model_args, tokenizer)
+    model_args, data_args, training_args, tokenizer, config = commands.parse_and_build(
+        (ClassificationModelArguments, ClassificationDataArguments, TLMTrainingArguments), CLS_DEFAULTS, argv,
+        classification=True)
     checks.check_sequence_length(data_args, config)
     checks.check_hub(training_args)
     with training_args.main_process_first(desc="checking the output folder"):  # before any data are read
         start = preflight_output_dir(training_args, run_fingerprint("train_cls", model_args, data_args, training_args))
     with training_args.main_process_first(desc="loading and tokenizing the task"):  # rank 0 fills the cache
         task, dataset = load_classification_data(data_args, tokenizer, data_args.data_sampling_seed)
-    dataset = limit_validation(dataset, data_args.max_eval_samples)
+    dataset = commands.limit_validation(dataset, data_args.max_eval_samples)
     if model_args.model_name_or_path:
         check_checkpoint_labels(config, task, model_args.model_name_or_path)
     checks.check_dataset_size(dataset, "train", task.num_labels, f"at least one example per label, {task.num_labels}")
@@ -128,7 +112,7 @@ def build_trainer(run: Prepared) -> TLMTrainer:
         eval_dataset=run.dataset["validation"] if len(run.dataset["validation"]) else None,
         processing_class=run.tokenizer,
         compute_metrics=ClassificationMetrics(),
-        callbacks=callbacks(run.training_args),
+        callbacks=commands.callbacks(run.training_args),
     )
 
 
@@ -172,14 +156,15 @@ def main(argv: list[str] | None = None) -> dict:
     argv = sys.argv[1:] if argv is None else argv
     run = prepare(argv)
     trainer = build_trainer(run)
-    train_metrics = train(trainer, run.start)
+    train_metrics = commands.train(trainer, run.start)
     # load_best_model_at_end has put the best model on validation back: evaluate it once on validation and test.
-    validation = evaluate(trainer, run.dataset["validation"], "eval") if len(run.dataset["validation"]) else {}
-    test = evaluate(trainer, run.dataset["test"], "test")
+    validation = commands.evaluate(trainer, run.dataset["validation"], "eval") if len(run.dataset["validation"]) else {}
+    test = commands.evaluate(trainer, run.dataset["test"], "test")
     results = report(trainer, argv, run, train_metrics, validation, test, started)
-    save_and_push(trainer, results)  # model, tokenizer (with FewRel's markers), code files and card; pushed with --push_to_hub
+    # model, tokenizer (with FewRel's markers), code files and card; pushed with --push_to_hub
+    commands.save_and_push(trainer, results)
     return results
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    commands.run_cli(main)

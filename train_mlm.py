@@ -30,25 +30,15 @@ from modeling_tlm.training import (
     arguments_dict,
     compute_mlm_metrics,
     mlm_logits_to_predictions,
-    parse_args,
     render_model_card,
     run_fingerprint,
 )
 from modeling_tlm.training import checks
-from modeling_tlm.training.build import build_config, build_tokenizer
 from modeling_tlm.training.card import masked_command, training_rows
 from modeling_tlm.training.collators import MLMCollator
 from modeling_tlm.training.data import count_tokens, load_mlm_datasets
 from modeling_tlm.training.resume import RunStart, preflight_output_dir
-from modeling_tlm.training.commands import (
-    callbacks,
-    evaluate,
-    limit_validation,
-    run_cli,
-    save_and_push,
-    setup_logging,
-    train,
-)
+from modeling_tlm.training import commands
 
 
 @dataclass
@@ -86,15 +76,8 @@ def build_model(model_args, config) -> TLMForMaskedLM:
 def prepare(argv: list[str]) -> Prepared:
     """Parse and check the arguments, load tokenizer and config, build and check the data, find the checkpoint to
     resume from. Everything that can be wrong with the input fails here, before training starts."""
-    model_args, data_args, training_args = parse_args(
-        (ModelArguments, MLMDataArguments, TLMTrainingArguments), MLM_DEFAULTS, argv
-    )
-    setup_logging(training_args)
-    checks.check_model_arguments(model_args, classification=False)
-    checks.check_mlm_data_arguments(data_args)
-    checks.check_training_arguments(training_args)
-    tokenizer = build_tokenizer(model_args, data_args)
-    config = build_config(model_args, tokenizer)
+    model_args, data_args, training_args, tokenizer, config = commands.parse_and_build(
+        (ModelArguments, MLMDataArguments, TLMTrainingArguments), MLM_DEFAULTS, argv, classification=False)
     if model_args.model_name_or_path:
         checks.check_mlm_checkpoint(config, model_args.model_name_or_path)
     checks.check_sequence_length(data_args, config)
@@ -102,8 +85,8 @@ def prepare(argv: list[str]) -> Prepared:
     with training_args.main_process_first(desc="checking the output folder"):  # before any data are read
         start = preflight_output_dir(training_args, run_fingerprint("train_mlm", model_args, data_args, training_args))
     with training_args.main_process_first(desc="building the MLM sequences"):  # rank 0 fills the datasets cache
-        dataset = limit_validation(load_mlm_datasets(data_args, tokenizer, data_args.data_sampling_seed),
-                                   data_args.max_eval_samples)
+        dataset = commands.limit_validation(load_mlm_datasets(data_args, tokenizer, data_args.data_sampling_seed),
+                                            data_args.max_eval_samples)
     batch = checks.global_batch_size(training_args)
     checks.check_dataset_size(dataset, "train", batch, f"one batch of {batch} sequences")
     checks.check_dataset_size(dataset, "validation", 1, "evaluation needs at least one sequence")
@@ -126,7 +109,7 @@ def build_trainer(run: Prepared, reference: float) -> TLMTrainer:
         processing_class=run.tokenizer,
         compute_metrics=compute_mlm_metrics,
         preprocess_logits_for_metrics=mlm_logits_to_predictions,  # sparse (N, V) logits -> (B, T) predictions
-        callbacks=callbacks(run.training_args, reference_loss=reference),
+        callbacks=commands.callbacks(run.training_args, reference_loss=reference),
     )
 
 
@@ -170,13 +153,13 @@ def main(argv: list[str] | None = None) -> dict:
     run = prepare(argv)
     reference = unigram_reference(run.dataset, run.tokenizer)
     trainer = build_trainer(run, reference)
-    train_metrics = train(trainer, run.start)
-    eval_metrics = evaluate(trainer)
+    train_metrics = commands.train(trainer, run.start)
+    eval_metrics = commands.evaluate(trainer)
     eval_metrics["eval_unigram_cross_entropy"] = round(reference, 4)  # the no-context reference, beside eval_loss
     results = report(trainer, argv, run, train_metrics, eval_metrics, started)
-    save_and_push(trainer, results)  # model, tokenizer, code files and card; pushed with --push_to_hub
+    commands.save_and_push(trainer, results)  # model, tokenizer, code files and card; pushed with --push_to_hub
     return results
 
 
 if __name__ == "__main__":
-    run_cli(main)
+    commands.run_cli(main)

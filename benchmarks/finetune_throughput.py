@@ -20,22 +20,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import (
-    AutoTokenizer,
-    DataCollatorWithPadding,
-    PrinterCallback,
-    Trainer,
-    TrainingArguments,
-)
+from transformers import AutoTokenizer, DataCollatorWithPadding
 
 from benchmarks.harness import (
     TrainerWindows,
     machine_line,
+    markdown_table,
     parse_arguments,
-    print_end,
     print_profile,
+    print_rows,
     ratio_text,
     spread,
+    windowed_trainer,
 )
 from modeling_tlm import TLMConfig, TLMForSequenceClassification
 from modeling_tlm.conversion import tlm_to_bert
@@ -49,6 +45,8 @@ TARGET_RATIOS = {"bert-1": 3.0, "bert-6": 1.5}  # TLM examples/s over stock's on
 CANDIDATES = ("tlm", "stock", "stock padded")
 
 
+# Each benchmark declares its own flags, those it shares with the other included: their defaults differ (windows
+# sized to each step's cost), and one flat dataclass is what --help lists in order.
 @dataclass
 class FinetuneBenchmarkArguments:
     presets: list[str] = field(default_factory=lambda: ["bert-1", "bert-6"], metadata={"help": "conv-free TLM presets"})
@@ -98,26 +96,9 @@ def build_models(preset: str, num_labels: int, seed: int) -> dict:
 
 
 def build_trainer(model, examples, tokenizer, args: FinetuneBenchmarkArguments, max_steps: int, padded: bool):
-    training_args = TrainingArguments(
-        output_dir=args.output_dir,
-        max_steps=max_steps,
-        per_device_train_batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        optim="adamw_torch_fused",
-        train_sampling_strategy="sequential",  # shuffled once already: every model reads the same batches
-        dataloader_drop_last=True,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=True,
-        seed=args.seed,
-    )
     collator = DataCollatorWithPadding(tokenizer, padding="max_length" if padded else "longest",
                                        max_length=args.max_seq_length if padded else None)
-    trainer = Trainer(model=model, args=training_args, train_dataset=examples, data_collator=collator)
-    trainer.remove_callback(PrinterCallback)  # the losses are read from trainer.state.log_history instead
-    return trainer
+    return windowed_trainer(model, examples, collator, args, max_steps)
 
 
 def compare(preset: str, args: FinetuneBenchmarkArguments, tokenizer, examples) -> dict:
@@ -153,18 +134,15 @@ def compare(preset: str, args: FinetuneBenchmarkArguments, tokenizer, examples) 
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = ["| model | TLM examples/s | stock examples/s | TLM / stock [window range] (target) | "
-             "stock padded to max examples/s | dynamic / padded (stock) | loss TLM / stock (step) |",
-             "| --- " * 7 + "|"]
-    for r in rows:
-        padded = (f"{spread(r['stock padded examples/s'])} | {r['padding ratio']:.2f}x"
-                  if "padding ratio" in r else "not run | ")
-        lines.append(
-            f"| {r['preset']} | {spread(r['tlm examples/s'])} | {spread(r['stock examples/s'])} | "
-            f"{ratio_text(r['ratio'], r['window ratios'], r['target'])} | {padded} | "
-            f"{r['tlm loss']:.3f} / {r['stock loss']:.3f} ({r['steps']}) |"
-        )
-    return "\n".join(lines)
+    header = ["model", "TLM examples/s", "stock examples/s", "TLM / stock [window range] (target)",
+              "stock padded to max examples/s", "dynamic / padded (stock)", "loss TLM / stock (step)"]
+    return markdown_table(header, [
+        [r["preset"], spread(r["tlm examples/s"]), spread(r["stock examples/s"]),
+         ratio_text(r["ratio"], r["window ratios"], r["target"]),
+         *([spread(r["stock padded examples/s"]), f"{r['padding ratio']:.2f}x"] if "padding ratio" in r
+           else ["not run", ""]),
+         f"{r['tlm loss']:.3f} / {r['stock loss']:.3f} ({r['steps']})"]
+        for r in rows])
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -174,13 +152,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     lengths = sorted(len(ids) for ids in examples["input_ids"])
     print(f"{machine_line()}; AG News: {len(examples)} examples, median length {lengths[len(lengths) // 2]} tokens "
           f"(truncated to {args.max_seq_length})", flush=True)
-    rows = []
-    for preset in args.presets:
-        row = compare(preset, args, tokenizer, examples)
-        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-        rows.append(row)
-    print_end(format_table(rows))
-    return rows
+    return print_rows((compare(preset, args, tokenizer, examples) for preset in args.presets), format_table)
 
 
 if __name__ == "__main__":

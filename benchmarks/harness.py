@@ -1,7 +1,7 @@
 """Measurement helpers shared by the benchmarks.
 
 - `TrainerWindows`: a real `Trainer.train()` cut into windows of optimizer steps, so that two Trainers can take
-  turns in one process.
+  turns in one process; `windowed_trainer` builds the Trainers the benchmarks time that way.
 - `print_profile`: where one bare training step's time goes, by op and as a split (dense matmuls, the rest,
   dropout's mask draws).
 - `matmul_peak`: the FLOP/s this machine reaches on plain matrix products right now, the denominator of model FLOPs
@@ -20,11 +20,11 @@ import os
 import resource
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
-from transformers import Trainer, TrainerCallback
+from transformers import PrinterCallback, Trainer, TrainerCallback, TrainingArguments
 
 from modeling_tlm.timing import machine, median
 from modeling_tlm.training.files import write_json
@@ -173,6 +173,37 @@ class TrainerWindows(TrainerCallback):
         if self.error is not None:
             raise self.error
         return [entry["loss"] for entry in self.trainer.state.log_history if "loss" in entry]
+
+
+def windowed_trainer(model, dataset, collator, args, max_steps: int, **training_args) -> Trainer:
+    """A real Trainer as the throughput benchmarks time it: fused AdamW, the data in the order given (shuffled once
+    beforehand, so that every model reads the same batches), no saving, no printing (the losses are read from
+    `trainer.state.log_history`). `args` is the benchmark's (output_dir, batch_size, learning_rate, seed);
+    `training_args` add to the TrainingArguments (e.g. bf16)."""
+    arguments = TrainingArguments(
+        output_dir=args.output_dir, max_steps=max_steps, per_device_train_batch_size=args.batch_size,
+        learning_rate=args.learning_rate, optim="adamw_torch_fused", train_sampling_strategy="sequential",
+        dataloader_drop_last=True, logging_steps=1, save_strategy="no", report_to="none", disable_tqdm=True,
+        use_cpu=True, seed=args.seed, **training_args,
+    )
+    trainer = Trainer(model=model, args=arguments, train_dataset=dataset, data_collator=collator)
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    return "\n".join(["| " + " | ".join(header) + " |", "| --- " * len(header) + "|",
+                      *("| " + " | ".join(row) + " |" for row in rows)])
+
+
+def print_rows(rows: Iterable[dict], format_table: Callable[[list[dict]], str]) -> list[dict]:
+    """Each row printed (rounded) as it is measured, then the table of all of them after the load at the end."""
+    done = []
+    for row in rows:
+        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+        done.append(row)
+    print_end(format_table(done))
+    return done
 
 
 def machine_line(device: str = "cpu") -> str:

@@ -28,25 +28,21 @@ from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from transformers import (
-    AutoTokenizer,
-    BertForMaskedLM,
-    PrinterCallback,
-    Trainer,
-    TrainingArguments,
-)
+from transformers import AutoTokenizer, BertForMaskedLM
 
 from benchmarks.harness import (
     TrainerWindows,
     in_fresh_process,
     machine_line,
+    markdown_table,
     matmul_peak,
     parse_arguments,
-    print_end,
     print_profile,
+    print_rows,
     ratio_text,
     reset_peak_memory,
     spread,
+    windowed_trainer,
 )
 from modeling_tlm import TLMConfig, TLMForMaskedLM
 from modeling_tlm.conversion import tlm_config_to_bert, tlm_to_bert
@@ -61,6 +57,8 @@ TARGET_RATIOS = {("bert-1", "fp32"): 4.0, ("bert-6", "fp32"): 2.5, ("bert-1", "b
 MODELS = ("tlm", "stock")
 
 
+# Each benchmark declares its own flags, those it shares with the other included: their defaults differ (windows
+# sized to each step's cost), and one flat dataclass is what --help lists in order.
 @dataclass
 class BenchmarkArguments:
     presets: list[str] = field(default_factory=lambda: ["bert-1", "bert-6"], metadata={"help": "conv-free TLM presets"})
@@ -137,29 +135,11 @@ def build_models(preset: str, seed: int) -> dict:
 
 
 def build_trainer(model, sequences, tokenizer, args: BenchmarkArguments, dtype: str, max_steps: int, mask_seed=None):
-    training_args = TrainingArguments(
-        output_dir=args.output_dir,
-        max_steps=max_steps,
-        per_device_train_batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        optim="adamw_torch_fused",
-        bf16=dtype == "bf16",
-        train_sampling_strategy="sequential",  # the data is shuffled once already; both models read it in one order
-        remove_unused_columns=False,  # keep special_tokens_mask for the collator (it pops it)
-        dataloader_drop_last=True,
-        logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=True,
-        seed=args.seed,
-    )
     # A seeded collator masks the same positions for both models (seeding is refused in a child process: see
     # peak_memory_run, whose masks need not match anything).
     collator = MLMCollator(tokenizer, mlm_probability=0.15, seed=mask_seed)  # train_mlm.py's: no mask when unpadded
-    trainer = Trainer(model=model, args=training_args, train_dataset=sequences, data_collator=collator)
-    trainer.remove_callback(PrinterCallback)  # the losses are read from trainer.state.log_history instead
-    return trainer
+    return windowed_trainer(model, sequences, collator, args, max_steps, bf16=dtype == "bf16",
+                            remove_unused_columns=False)  # keep special_tokens_mask for the collator (it pops it)
 
 
 def flops_per_token(model, batch: dict, dtype: str) -> float:
@@ -228,20 +208,14 @@ def compare(preset: str, dtype: str, args: BenchmarkArguments, tokenizer, sequen
 
 
 def format_table(rows: list[dict]) -> str:
-    header = (
-        "| model | dtype | TLM tokens/s | stock tokens/s | TLM / stock [window range] (target) | MFU TLM / stock | "
-        "peak MiB TLM / stock | loss TLM / stock (step) |"
-    )
-    lines = [header, "| --- " * 8 + "|"]
-    for r in rows:
-        lines.append(
-            f"| {r['preset']} | {r['dtype']} | {spread(r['tlm_window_tokens_per_s'])} | "
-            f"{spread(r['stock_window_tokens_per_s'])} | "
-            f"{ratio_text(r['ratio'], r['window_ratios'], r['target'])} | {r['tlm_mfu']:.1%} / {r['stock_mfu']:.1%} | "
-            f"{r['tlm_peak_mib']:,.0f} / {r['stock_peak_mib']:,.0f} | "
-            f"{r['tlm_loss']:.3f} / {r['stock_loss']:.3f} ({r['steps']}) |"
-        )
-    return "\n".join(lines)
+    header = ["model", "dtype", "TLM tokens/s", "stock tokens/s", "TLM / stock [window range] (target)",
+              "MFU TLM / stock", "peak MiB TLM / stock", "loss TLM / stock (step)"]
+    return markdown_table(header, [
+        [r["preset"], r["dtype"], spread(r["tlm_window_tokens_per_s"]), spread(r["stock_window_tokens_per_s"]),
+         ratio_text(r["ratio"], r["window_ratios"], r["target"]), f"{r['tlm_mfu']:.1%} / {r['stock_mfu']:.1%}",
+         f"{r['tlm_peak_mib']:,.0f} / {r['stock_peak_mib']:,.0f}",
+         f"{r['tlm_loss']:.3f} / {r['stock_loss']:.3f} ({r['steps']})"]
+        for r in rows])
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -253,14 +227,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
           + ", ".join(f"{d} {p / 1e12:.3f} TFLOP/s" for d, p in peaks.items()), flush=True)
     if "bf16" in peaks and "fp32" in peaks and peaks["bf16"] < peaks["fp32"]:
         print("note: bf16 products are slower than fp32 here: this CPU lacks bf16 matrix hardware (AMX / AVX512-BF16)")
-    rows = []
-    for preset in args.presets:
-        for dtype in args.dtypes:
-            row = compare(preset, dtype, args, tokenizer, sequences, peaks[dtype])
-            print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
-            rows.append(row)
-    print_end(format_table(rows))
-    return rows
+    return print_rows((compare(preset, dtype, args, tokenizer, sequences, peaks[dtype])
+                       for preset in args.presets for dtype in args.dtypes), format_table)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ runs them in dependency order and records each one's arguments and results in `r
             claims (the same claims with models pre-trained by the cpu-budget recipe with ALiBi, about 2 hours)
             recipe (the recipe's ablations and learning curve: experiments/recipe_grid.py, RESULTS.md)
             recipe-headline (its 60-minute model again, AG News at 1000 per label with 10 seeds and a rate search)
+            tapt   (task-adaptive pre-training against TF-IDF: experiments/tapt_grid.py, results/tapt/REPORT.md)
             paper (the paper's own setting, for a GPU)
 """
 
@@ -22,6 +23,7 @@ from typing import NamedTuple
 
 from .cells import NO_DROPOUT, TOKENIZER, Cell, Model, Task
 from .recipe_grid import RECIPE, RECIPE_FT_DROPOUT, RECIPE_HEADLINE
+from .tapt_grid import TAPT
 
 class _Where(NamedTuple):
     """Where a grid's cells read and write: the data folder, the grid's work folder, the tokenizer, the flags every
@@ -227,6 +229,8 @@ def _role(grid: Grid, model: Model) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # The grids
 # ----------------------------------------------------------------------------------------------------------------
+# Each grid spells out every setting, even where two grids agree (their task lists look alike): a grid is the record
+# of what its committed cells ran, and a constant shared between two would let a change for one rewrite the other.
 
 _H128 = "hidden_size=128,num_attention_heads=2"  # head size 64 as in the paper, 1/6 of its width
 
@@ -393,7 +397,7 @@ TINY = Grid(
     latency_repeats=5,
 )
 
-GRIDS = {g.name: g for g in (TINY, CPU, CLAIMS, CLAIMS_20M, PAPER, RECIPE, RECIPE_HEADLINE, RECIPE_FT_DROPOUT)}
+GRIDS = {g.name: g for g in (TINY, CPU, CLAIMS, CLAIMS_20M, PAPER, RECIPE, RECIPE_HEADLINE, RECIPE_FT_DROPOUT, TAPT)}
 
 
 def get_grid(name: str) -> Grid:

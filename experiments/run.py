@@ -404,7 +404,16 @@ def main(argv: list[str] | None = None) -> int:
     if not data.is_dir():
         raise ArgumentError(f"--data_dir {args.data_dir}: no such folder (expected the layout of ../shared/data)")
     results_dir = args.results_dir or ("runs/results" if args.grid == "tiny" else "results")
-    return run_grid(args.grid, args.data_dir, args.workdir, Path(results_dir), args.jobs, args.only, args.list)
+    # The cells run in the repository's root; so does the runner, and every path it records is relative to it, so
+    # that a recorded command runs from any checkout and names no machine's folders.
+    data_dir, workdir, results_dir = (from_root(p) for p in (args.data_dir, args.workdir, results_dir))
+    os.chdir(ROOT)
+    return run_grid(args.grid, data_dir, workdir, Path(results_dir), args.jobs, args.only, args.list)
+
+
+def from_root(path: str) -> str:
+    """`path` (relative to the working directory, or absolute) as a path relative to the repository's root."""
+    return os.path.relpath(os.path.abspath(path), ROOT)
 
 
 if __name__ == "__main__":

@@ -151,6 +151,7 @@ class TLMCommitteeForSequenceClassification(PreTrainedModel):
         committee.members = nn.ModuleList(models)
         return committee.eval()
 
+    # Arguments spelled out, as the members' own forward (modeling_tlm.TLMModel.forward says why).
     def forward(
         self,
         input_ids=None,

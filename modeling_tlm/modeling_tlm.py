@@ -306,6 +306,9 @@ class TLMModel(TLMPreTrainedModel):
     def set_input_embeddings(self, value):
         self.embeddings.word_embeddings = value
 
+    # Each model class spells out its forward's arguments, as transformers' models do, instead of sharing
+    # them through **kwargs: Trainer keeps only the dataset columns named in the signature, and pipelines and
+    # the common model tests read it too.
     def forward(
         self,
         input_ids=None,
@@ -407,6 +410,7 @@ class TLMForMaskedLM(TLMPreTrainedModel):
     def set_output_embeddings(self, new_embeddings):
         self.lm_head.decoder = new_embeddings
 
+    # Arguments spelled out, not shared: see TLMModel.forward.
     def forward(
         self,
         input_ids=None,
@@ -463,6 +467,7 @@ class TLMForSequenceClassification(TLMPreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
+    # Arguments spelled out, not shared: see TLMModel.forward.
     def forward(
         self,
         input_ids=None,

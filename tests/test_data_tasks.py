@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from datasets import ClassLabel, Dataset, DatasetDict
 
-from modeling_tlm.data import TASK_DEFAULTS, DataError, load_task, tokenize_task
+from modeling_tlm.data import TASK_DEFAULTS, DataError, load_task, load_task_texts, tokenize_task
 from modeling_tlm.data import tasks as tasks_module
 
 pytestmark = pytest.mark.usefixtures("datasets_cache")
@@ -88,6 +88,19 @@ def test_dbpedia_uses_content_only_unless_asked(data_root):
     assert "\\" in text  # DBpedia has no backslash escapes: text is kept as is
     with_title = load_task("dbpedia_14", data_dir=data_root, use_title=True)
     assert with_title.dataset["test"][0]["text"].startswith("Title test")
+
+
+def test_task_texts_for_task_adaptive_pre_training_are_the_training_file_only(data_root):
+    """The texts the classifier reads, every training row, no label and no test row; FewRel, whose test rows come
+    out of the same file, is refused with the reason."""
+    texts = load_task_texts("ag_news", data_dir=data_root)
+    assert texts.column_names == ["text"] and len(texts) == 120
+    task = load_task("ag_news", data_dir=data_root)
+    assert set(texts["text"]) == set(task.dataset["train"]["text"]) | set(task.dataset["validation"]["text"])
+    assert not set(texts["text"]) & set(task.dataset["test"]["text"])
+    assert load_task_texts("dbpedia_14", data_dir=data_root)[0]["text"].startswith("Body train")  # content only
+    with pytest.raises(DataError, match="FewRel's test sentences come out of the same file"):
+        load_task_texts("fewrel", data_dir=data_root)
 
 
 def test_hub_copies_are_converted_the_same_way(monkeypatch):

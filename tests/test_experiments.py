@@ -245,6 +245,8 @@ def test_tiny_grid_resumes_after_kill_and_reports(tmp_path, data_dir):
         assert records[cell_id]["started_at"] == before["started_at"]  # not redone
     for r in records.values():
         assert r["command"].startswith("python ") and r["duration_s"] > 0 and r["results"]
+        # given absolute folders, the runner records them relative to the repository's root, where cells run
+        assert not any(os.path.isabs(arg) for arg in r["argv"]) and not os.path.isabs(r["log"]), r["argv"]
 
     # The TF-IDF peer saw exactly the fine-tuning cells' labelled samples.
     tfidf = records["tfidf-dbpedia_14-s0"]["results"]

@@ -3,7 +3,9 @@
 Every module's imports are read with `ast` (nothing is imported). Commands are the top-level scripts (train_*.py),
 experiments/ and benchmarks/; they may import the package and their own folder, never another command's folder or a
 script. The package imports only itself and third-party libraries. An import circle is looked for among the imports
-that run when a module is imported (those at module level): one inside a function runs later and closes no circle.
+that run when a module is imported (those at module level) everywhere, and within the package among all imports,
+those inside functions included: a function-level import breaks no import there, but it hides two modules that
+depend on each other.
 """
 
 import ast
@@ -99,26 +101,85 @@ def test_commands_are_leaves(module):
             assert target == folder, f"{module} imports {imported}, another command's code: move it into the package"
 
 
-def test_no_import_circle():
-    graph = {module: imports(module, top_level_only=True) for module in MODULES}
+def find_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of `graph` (module -> modules it imports) as a path that ends where it starts, or None."""
     state: dict[str, str] = {}  # module -> "open" while on the current path, "done" after
 
-    def visit(module: str, path: list[str]) -> None:
+    def visit(module: str, path: list[str]) -> list[str] | None:
         state[module] = "open"
-        for imported in sorted(graph[module]):
+        for imported in sorted(graph.get(module, ())):
             if state.get(imported) == "open":
-                circle = path[path.index(imported):] + [imported]
-                pytest.fail(f"import circle: {' -> '.join(circle)}")
-            if imported not in state:
-                visit(imported, path + [imported])
+                return path[path.index(imported):] + [imported]
+            if imported not in state and (circle := visit(imported, path + [imported])):
+                return circle
         state[module] = "done"
+        return None
 
     for module in sorted(graph):
-        if module not in state:
-            visit(module, [module])
+        if module not in state and (circle := visit(module, [module])):
+            return circle
+    return None
+
+
+def test_find_circle_finds_one_and_only_one():
+    assert find_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_circle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_import_circle():
+    """Among the imports that run when a module is imported: such a circle breaks the import itself."""
+    circle = find_circle({module: imports(module, top_level_only=True) for module in MODULES})
+    assert circle is None, f"import circle: {' -> '.join(circle)}"
+
+
+def test_no_import_circle_in_the_package_even_through_functions():
+    """Within the package, an import inside a function counts too: it hides a circle of dependencies (two modules
+    that need each other are one module, or share a third that should hold what both need)."""
+    package = {m: {i for i in imports(m) if _folder(i) == "modeling_tlm"} for m in MODULES
+               if _folder(m) == "modeling_tlm"}
+    circle = find_circle(package)
+    assert circle is None, f"import circle: {' -> '.join(circle)}"
 
 
 def test_no_sys_path_edits():
     """Commands find the package because it is installed (`pip install -e .`), not by editing sys.path."""
     edits = [name for name, path in MODULES.items() if "sys.path" in path.read_text()]
     assert edits == []
+
+
+# Distributions the package needs without importing them, each with its reason (setup.cfg says it too).
+REQUIRED_UNIMPORTED = {"accelerate": "transformers' Trainer needs it for every run"}
+DISTRIBUTION_OF = {"yaml": "pyyaml"}  # import name -> distribution name, where they differ
+
+
+def _third_party_imports(folder: Path) -> set[str]:
+    import sys
+
+    found = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return {DISTRIBUTION_OF.get(m, m) for m in found if m not in sys.stdlib_module_names and m != folder.name}
+
+
+def _install_requires() -> set[str]:
+    import configparser
+    import re
+
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO_ROOT / "setup.cfg")
+    lines = [line.strip() for line in cfg["options"]["install_requires"].splitlines()]
+    return {re.split(r"[<>=!~\[; ]", line)[0].lower().replace("-", "_") for line in lines
+            if line and not line.startswith("#")}
+
+
+def test_install_requires_is_what_the_package_imports():
+    """A hard dependency the package never imports is weight every user carries (it belongs to an extra); one it
+    imports but does not declare breaks a clean install."""
+    imported = {name.lower().replace("-", "_") for name in _third_party_imports(REPO_ROOT / "modeling_tlm")}
+    declared = _install_requires()
+    assert imported - declared == set(), "imported by modeling_tlm but not in install_requires"
+    assert declared - imported - set(REQUIRED_UNIMPORTED) == set(), "in install_requires but never imported"

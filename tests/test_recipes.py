@@ -1,5 +1,7 @@
 """Recipes (modeling_tlm/recipes/*.yaml) and `--recipe`: named argument presets that the command line overrides."""
 
+from pathlib import Path
+
 import pytest
 from transformers import AutoTokenizer
 
@@ -14,13 +16,19 @@ def parse(*argv):
     return parse_args(MLM, MLM_DEFAULTS, ["--output_dir", "out", *argv])
 
 
-def test_named_recipe_sets_the_arguments_and_flags_override_it():
+def test_named_recipe_sets_the_arguments_and_flags_override_it(tmp_path, monkeypatch):
     model, data, training = parse("--recipe", "cpu-budget")
     assert model.model_preset == "tiny" and "hidden_dropout_prob=0" in model.config_overrides
     assert training.max_train_minutes == 60 and training.warmup_steps == 0.06 and training.learning_rate == 1e-3
     assert data.sequence_mode == "packed" and data.dataset_name == "wikipedia"
-    # The tokenizer the recipe ships is found beside it, from any working directory.
-    assert model.tokenizer_name == str((RECIPES_DIR / "wikipedia-wordpiece-8k").resolve())
+    # The tokenizer the recipe ships is found beside it, from any working directory: relative below it (recorded
+    # commands name no machine's folders), absolute elsewhere.
+    shipped = (RECIPES_DIR / "wikipedia-wordpiece-8k").resolve()
+    assert Path(model.tokenizer_name).resolve() == shipped
+    assert Path(model.tokenizer_name).is_absolute() == (not shipped.is_relative_to(Path.cwd().resolve()))
+    monkeypatch.chdir(tmp_path)
+    elsewhere, _, _ = parse("--recipe", "cpu-budget")
+    assert elsewhere.tokenizer_name == str(shipped)
     model, _, training = parse("--recipe", "cpu-budget", "--max_train_minutes", "7.5", "--learning_rate", "2e-3")
     assert training.max_train_minutes == 7.5 and training.learning_rate == 2e-3 and model.model_preset == "tiny"
     _, _, training = parse("--max_train_minutes", "5", "--recipe=cpu-budget")  # order does not matter
@@ -60,3 +68,13 @@ def test_the_recipe_tokenizer_and_its_scratch_twin():
     text = "Anarchism is a political philosophy"
     assert tokenizer.decode(tokenizer(text)["input_ids"], skip_special_tokens=True) == text.lower()
     assert flags[:2] == ["--model_preset", "tiny"] and "--config_overrides" in flags
+
+
+def test_a_checkpoint_with_a_recipe_keeps_its_architecture_and_takes_the_training():
+    """`--recipe R --model_name_or_path CKPT` continues pre-training CKPT with R's schedule: the recipe's model keys
+    (preset, overrides, tokenizer) give way to the checkpoint's instead of contradicting it."""
+    model, data, training = parse("--recipe", "cpu-budget", "--model_name_or_path", "ckpt", "--dataset_name", "ag_news")
+    assert model.model_name_or_path == "ckpt"
+    assert model.model_preset is None and model.config_overrides is None and model.tokenizer_name is None
+    assert training.learning_rate == 1e-3 and training.per_device_train_batch_size == 64
+    assert data.dataset_name == "ag_news" and data.sequence_mode == "packed"

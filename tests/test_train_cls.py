@@ -47,6 +47,34 @@ def test_metric_modules_ship_with_the_package_and_load_offline():
     assert f1 == pytest.approx(f1_score(references, predictions, average="macro"))
 
 
+@pytest.mark.parametrize("average", ["binary", "micro", "macro", "weighted", None])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_metric_modules_compute_what_scikit_learn_does(average, weighted):
+    """The shipped modules are numpy (the package needs no scikit-learn); scikit-learn, a test dependency, is the
+    reference, with every option the modules take, a class never predicted and a label absent from both sides."""
+    rng = np.random.default_rng(3)
+    n_classes = 2 if average == "binary" else 5
+    references, predictions = rng.integers(0, n_classes, 60), rng.integers(0, n_classes, 60)
+    predictions[predictions == 1] = 0  # class 1 is never predicted: its F1 is 0 (zero_division=0)
+    weights = rng.uniform(0.1, 2.0, 60) if weighted else None
+    labels = None if average == "binary" else [0, 1, 2, 3, 4, 7]  # 7 occurs nowhere
+    ours = load_metric("f1").compute(predictions=predictions, references=references, average=average,
+                                     sample_weight=weights, **({"labels": labels} if labels else {}))["f1"]
+    theirs = f1_score(references, predictions, average=average, sample_weight=weights, labels=labels,
+                      zero_division=0)
+    assert ours == pytest.approx(theirs.tolist() if average is None else theirs)
+    for normalize in (True, False):
+        accuracy = load_metric("accuracy").compute(predictions=predictions, references=references,
+                                                   normalize=normalize, sample_weight=weights)["accuracy"]
+        assert accuracy == pytest.approx(accuracy_score(references, predictions, normalize=normalize,
+                                                        sample_weight=weights))
+
+
+def test_binary_f1_of_more_classes_is_an_error_naming_the_fix():
+    with pytest.raises(ValueError, match="average='macro'"):
+        load_metric("f1").compute(predictions=[0, 1, 2], references=[0, 1, 2])
+
+
 def test_classification_metrics_from_logits():
     rng = np.random.default_rng(1)
     logits, labels = rng.normal(size=(40, 3)), rng.integers(0, 3, 40)

@@ -151,6 +151,24 @@ def test_pretrain_then_continue(tmp_path, data_dir, one_thread):
 
 
 @pytest.mark.slow
+def test_task_adaptive_continuation_reads_the_tasks_training_texts_with_the_recipes_schedule(tmp_path, data_dir,
+                                                                                             one_thread):
+    """`--recipe cpu-budget --model_name_or_path CKPT --dataset_name ag_news`: the checkpoint continued on AG News'
+    training texts (never its test file), with the recipe's batch and schedule and the checkpoint's architecture."""
+    base = tmp_path / "base"
+    train_mlm.main(mlm_args(corpus_file(data_dir), data_dir, base, "--max_steps", "2"))
+    results = train_mlm.main(["--recipe", "cpu-budget", "--model_name_or_path", str(base), "--dataset_name",
+                              "ag_news", "--data_dir", str(data_dir), "--max_train_minutes", "10000", "--max_steps",
+                              "2", "--per_device_train_batch_size", "8", "--max_eval_samples", "16",
+                              "--output_dir", str(tmp_path / "tapt")])
+    assert results["data"]["source"].startswith("ag_news")
+    assert results["data"]["training sequences"] > 0
+    assert results["arguments"]["learning_rate"] == 1e-3 and results["arguments"]["lr_scheduler_type"] == "linear"
+    continued = TLMForMaskedLM.from_pretrained(tmp_path / "tapt")
+    assert continued.config.hidden_size == TLMForMaskedLM.from_pretrained(base).config.hidden_size == 64
+
+
+@pytest.mark.slow
 def test_diverged_run_stops_with_an_error_and_keeps_the_good_checkpoint(tmp_path, data_dir):
     """A learning rate of 1e6 blows the weights up: the run stops at the first non-finite loss with an error naming
     the step, exits 2, and writes neither a final model nor a checkpoint after the step that diverged."""

@@ -372,8 +372,8 @@ def test_bad_flags_are_named(tmp_path, corpus, data_dir, extra, match):
 def test_misspelled_local_dataset_name(tmp_path, data_dir):
     args = ["--model_preset", "tiny", "--dataset_name", "wikipediaa", "--data_dir", str(data_dir),
             "--output_dir", str(tmp_path / "out")]
-    _fails(train_mlm.main, args, ArgumentError, r"--dataset_name 'wikipediaa': with --data_dir the local corpus is "
-           r"'wikipedia'", tmp_path / "out")
+    _fails(train_mlm.main, args, ArgumentError, r"--dataset_name 'wikipediaa': with --data_dir the local corpora are "
+           r"'wikipedia' and the training texts of ag_news, dbpedia_14", tmp_path / "out")
 
 
 def test_relative_checkpoint_path_that_does_not_exist(tmp_path, data_dir, monkeypatch):

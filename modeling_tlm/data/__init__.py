@@ -14,7 +14,8 @@ The commands (pre-training sequences, a WordPiece tokenizer, token overlap): `py
 from .loading import DataError
 from .corpus import SEQUENCE_MODES, build_mlm_datasets, load_pretraining_texts, tokenize_documents
 from .overlap import token_counts, token_overlap, unigram_cross_entropy
-from .tasks import ENTITY_MARKERS, TASK_DEFAULTS, TASK_NAMES, TaskData, load_task, tokenize_task
+from .tasks import (ENTITY_MARKERS, TASK_DEFAULTS, TASK_NAMES, TASK_TEXT_CORPORA, TaskData, load_task, load_task_texts,
+                    tokenize_task)
 from .tokenization import (
     SPECIAL_TOKENS,
     add_special_tokens,
@@ -27,7 +28,7 @@ from .tokenization import (
 
 __all__ = [
     "DataError", "SEQUENCE_MODES", "build_mlm_datasets", "load_pretraining_texts", "tokenize_documents",
-    "token_counts", "token_overlap", "unigram_cross_entropy", "ENTITY_MARKERS", "TASK_DEFAULTS", "TASK_NAMES",
-    "TaskData", "load_task", "tokenize_task", "SPECIAL_TOKENS", "add_special_tokens", "check_tokenizer_matches_config",
+    "token_counts", "token_overlap", "unigram_cross_entropy", "ENTITY_MARKERS", "TASK_DEFAULTS", "TASK_NAMES", "TASK_TEXT_CORPORA",
+    "TaskData", "load_task", "load_task_texts", "tokenize_task", "SPECIAL_TOKENS", "add_special_tokens", "check_tokenizer_matches_config",
     "load_tokenizer", "special_token_ids", "tokenizer_fingerprint", "train_wordpiece_tokenizer",
 ]

@@ -76,6 +76,9 @@ _CSV_TASKS = {
          "NaturalPlace", "Village", "Animal", "Plant", "Album", "Film", "WrittenWork"), False),
 }
 
+# The tasks whose training texts can be a pre-training corpus (load_task_texts): their test rows are a separate file.
+TASK_TEXT_CORPORA = tuple(_CSV_TASKS)
+
 
 @dataclass
 class TaskData:
@@ -558,6 +561,24 @@ def load_task(
         name=name, dataset=dataset, id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)},
         marker_tokens=tuple(markers), source=", ".join(dict.fromkeys(sources.values())), extra=extra,
     )
+
+
+def load_task_texts(task_name: str, *, data_dir: str | Path | None = None) -> Dataset:
+    """A task's training texts without their labels (column `text`): the corpus for task-adaptive MLM, continuing
+    pre-training on the task's own unlabelled text (Gururangan et al. 2020, "Don't stop pretraining").
+
+    Only the training file is read (`<data_dir>/<task>/train.csv`, else the Hub's train split), so no test text is
+    ever seen; the labelled samples and the validation slice that fine-tuning draws all come from it. The text is what
+    the classifier reads (`use_title` off). FewRel is refused: its test sentences are carved out of the same file
+    per seed, so a corpus of that file would hold them.
+    """
+    if task_name not in TASK_TEXT_CORPORA:
+        raise DataError(f"task {task_name!r}: task-adaptive pre-training reads the training texts of "
+                        f"{' or '.join(TASK_TEXT_CORPORA)}, whose test rows are a separate file"
+                        + ("; FewRel's test sentences come out of the same file" if task_name == "fewrel" else ""))
+    folder = _task_folder(data_dir, task_name, "train.csv") if data_dir is not None else None
+    raw, _, _ = _load_csv_task(task_name, folder, None, None, None, use_title=False)
+    return raw["train"].select_columns(["text"])
 
 
 def _tokenize_task_batch(batch: dict, tokenizer: Any, max_length: int) -> dict:

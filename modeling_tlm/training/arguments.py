@@ -2,7 +2,8 @@
 
 Where an argument means the same as in transformers' `run_mlm.py` / `run_classification.py`, it has the same name
 (`--model_name_or_path`, `--config_name`, `--tokenizer_name`, `--dataset_name`, `--train_file`, `--max_seq_length`,
-`--mlm_probability`, ...). Every field carries its `--help` text in `metadata["help"]`.
+`--mlm_probability`, ...). Every field carries its `--help` text in `metadata["help"]`, so fields are declared one by one
+(`field(default=..., metadata=...)`), as in transformers' own argument dataclasses, even where they look alike.
 """
 
 import dataclasses
@@ -18,6 +19,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from ..configuration_tlm import PRESETS
 from ..data import ENTITY_MARKERS, SEQUENCE_MODES, TASK_NAMES
+from .errors import ArgumentError
 
 
 @dataclass
@@ -94,8 +96,10 @@ class DataArguments:
 class MLMDataArguments(DataArguments):
     dataset_name: str | None = field(
         default=None,
-        metadata={"help": "'wikipedia' (from --data_dir, else the Hub's wikimedia/wikipedia) or a Hub dataset id "
-                          "with a 'text' column. Or give --train_file."},
+        metadata={"help": "'wikipedia' (from --data_dir, else the Hub's wikimedia/wikipedia); 'ag_news' or "
+                          "'dbpedia_14': the task's training texts without labels, for task-adaptive pre-training "
+                          "from a checkpoint (never its test file); or a Hub dataset id with a 'text' column. Or give "
+                          "--train_file."},
     )
     dataset_config_name: str | None = field(
         default=None, metadata={"help": "Config of the Hub dataset (wikimedia/wikipedia: default 20231101.en)."}
@@ -211,18 +215,17 @@ def parse_args(dataclass_types: tuple, defaults: dict, argv: list[str] | None = 
 
     `defaults` replace the dataclasses' own defaults in both cases (and show in --help).
     """
-    from .checks import ArgumentError
-
     argv = sys.argv[1:] if argv is None else argv
     parser = HfArgumentParser(dataclass_types)
     try:
         if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
             values = read_arguments_file(Path(argv[0]))
             check_value_types(dataclass_types, values, argv[0])
-            recipe = values.get("recipe")
-            return parser.parse_dict({**defaults, **(load_recipe(recipe, parser) if recipe else {}), **values})
-        recipe = _flag_value(argv, "--recipe")
-        parser.set_defaults(**{**defaults, **(load_recipe(recipe, parser) if recipe else {})})
+            recipe, checkpoint = values.get("recipe"), values.get("model_name_or_path")
+            return parser.parse_dict({**defaults, **(load_recipe(recipe, parser, checkpoint) if recipe else {}),
+                                      **values})
+        recipe, checkpoint = _flag_value(argv, "--recipe"), _flag_value(argv, "--model_name_or_path")
+        parser.set_defaults(**{**defaults, **(load_recipe(recipe, parser, checkpoint) if recipe else {})})
         return parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
     except ArgumentError:
         raise
@@ -245,8 +248,6 @@ _SCALARS = (bool, int, float, str)
 def check_value_types(dataclass_types: tuple, values: dict, source: str) -> None:
     """A value from a file has the type its argument declares (a YAML `max_steps: abc` would otherwise reach the
     Trainer as a string and fail there, after the data were built). Only plain and optional scalars are checked."""
-    from .checks import ArgumentError
-
     for cls in dataclass_types:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
@@ -262,8 +263,6 @@ def check_value_types(dataclass_types: tuple, values: dict, source: str) -> None
 
 
 def read_arguments_file(path: Path) -> dict:
-    from .checks import ArgumentError
-
     try:
         text = path.read_text(encoding="utf-8")
         values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
@@ -276,8 +275,6 @@ def read_arguments_file(path: Path) -> dict:
 
 def recipe_path(name_or_path: str) -> Path:
     """A recipe name (modeling_tlm/recipes/NAME.yaml) or a path to a YAML file."""
-    from .checks import ArgumentError
-
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return path
@@ -290,27 +287,34 @@ def recipe_path(name_or_path: str) -> Path:
 
 def recipe_values(name_or_path: str) -> dict:
     """The recipe's argument values. A value that names a file or folder beside the recipe (e.g. a tokenizer the
-    recipe ships) is made absolute, so a recipe works from any working directory."""
+    recipe ships) becomes a path from the working directory, so a recipe works from any of them; relative where it
+    lies below it, so that recorded commands name no machine's folders."""
     path = recipe_path(name_or_path)
     values = read_arguments_file(path)
     for key, value in values.items():
         if isinstance(value, str) and value and (path.parent / value).exists():
-            values[key] = str((path.parent / value).resolve())
+            found, here = (path.parent / value).resolve(), Path.cwd().resolve()
+            values[key] = str(found.relative_to(here) if found.is_relative_to(here) else found)
     return values
+
+
+# What a recipe says about the model: a checkpoint given with the recipe (--model_name_or_path) fixes all of it.
+RECIPE_MODEL_KEYS = ("model_preset", "config_overrides", "tokenizer_name")
 
 
 def recipe_model_flags(name_or_path: str) -> list[str]:
     """The recipe's architecture and tokenizer as train_cls.py flags: its from-scratch twin."""
     values = recipe_values(name_or_path)
-    return [arg for key in ("model_preset", "config_overrides", "tokenizer_name") if values.get(key) is not None
-            for arg in (f"--{key}", str(values[key]))]
+    return [arg for key in RECIPE_MODEL_KEYS if values.get(key) is not None for arg in (f"--{key}", str(values[key]))]
 
 
-def load_recipe(name_or_path: str, parser: HfArgumentParser) -> dict:
-    """`recipe_values`, checked against the script's arguments."""
-    from .checks import ArgumentError
-
+def load_recipe(name_or_path: str, parser: HfArgumentParser, checkpoint: str | None = None) -> dict:
+    """`recipe_values`, checked against the script's arguments. With a `checkpoint` the recipe's model keys are
+    left out: the checkpoint's architecture and tokenizer stand, and the recipe gives the training (e.g. continuing
+    pre-training on another corpus with the recipe's schedule)."""
     values = recipe_values(name_or_path)
+    if checkpoint:
+        values = {key: value for key, value in values.items() if key not in RECIPE_MODEL_KEYS}
     known = {action.dest for action in parser._actions}
     unknown = sorted(set(values) - known)
     if unknown:

@@ -9,14 +9,11 @@ import os
 from pathlib import Path
 
 from ..configuration_tlm import PRESETS, TLMConfig
-from ..data import DataError
+from ..data import DataError, TASK_TEXT_CORPORA
+from .errors import ArgumentError  # noqa: F401 (the commands catch it from here)
 from .resume import checkpoint_step
 
 CLASSIFICATION_ARCHITECTURES = ("TLMForSequenceClassification",)
-
-
-class ArgumentError(ValueError):
-    """Contradictory or invalid command-line arguments."""
 
 
 def check_presets(flag: str, names, conv_free: bool = False) -> None:
@@ -248,9 +245,10 @@ def check_data_dir(data_args) -> None:
 def check_mlm_data_arguments(data_args) -> None:
     check_data_dir(data_args)
     name = data_args.dataset_name
-    if name and name != "wikipedia" and data_args.data_dir and "/" not in name:
-        raise ArgumentError(f"--dataset_name {name!r}: with --data_dir the local corpus is 'wikipedia'; other names "
-                            "are Hub dataset ids (owner/name)")
+    if name and name not in ("wikipedia", *TASK_TEXT_CORPORA) and data_args.data_dir and "/" not in name:
+        raise ArgumentError(f"--dataset_name {name!r}: with --data_dir the local corpora are 'wikipedia' and the "
+                            f"training texts of {', '.join(TASK_TEXT_CORPORA)} (task-adaptive pre-training); other "
+                            "names are Hub dataset ids (owner/name)")
     if data_args.dataset_name and data_args.train_file:
         raise ArgumentError("--dataset_name and --train_file both name the training corpus; give one of them")
     if not data_args.dataset_name and not data_args.train_file:

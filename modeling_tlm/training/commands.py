@@ -9,10 +9,13 @@ import datasets
 import transformers
 
 from ..data import DataError
+from . import checks
+from .arguments import parse_args
 from .budget import BudgetCallback
+from .build import build_config, build_tokenizer
 from .progress import ProgressFileCallback
 from .trainer import SaveFailed, TrainingDiverged
-from .checks import ArgumentError
+from .errors import ArgumentError
 from .files import write_json
 from .resume import RESULTS_NAME, TRAINER_STATE_NAME, OutputDirError, RunComplete, RunStart, record_run, release_output_dirs
 
@@ -30,6 +33,19 @@ class _DropRoutineSaves(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith(self.ROUTINE)
+
+
+def parse_and_build(argument_types: tuple, defaults: dict, argv: list[str] | None, classification: bool) -> tuple:
+    """The first steps of both training scripts: the arguments parsed and checked, logging set up, the tokenizer and
+    the model config built (each an error naming what is wrong, before any data are read).
+    Returns (model_args, data_args, training_args, tokenizer, config)."""
+    model_args, data_args, training_args = parse_args(argument_types, defaults, argv)
+    setup_logging(training_args)
+    checks.check_model_arguments(model_args, classification=classification)
+    (checks.check_cls_data_arguments if classification else checks.check_mlm_data_arguments)(data_args)
+    checks.check_training_arguments(training_args)
+    tokenizer = build_tokenizer(model_args, data_args)
+    return model_args, data_args, training_args, tokenizer, build_config(model_args, tokenizer)
 
 
 def setup_logging(training_args) -> None:

@@ -3,7 +3,8 @@ so that every command sees exactly the texts and labelled samples the training s
 
 import pyarrow.compute as pc
 
-from ..data import DataError, TASK_DEFAULTS, build_mlm_datasets, load_pretraining_texts, load_task, tokenize_task
+from ..data import (DataError, TASK_DEFAULTS, build_mlm_datasets, load_pretraining_texts, load_task, load_task_texts,
+                    tokenize_task, TASK_TEXT_CORPORA)
 from ..data.loading import load_hub_dataset
 from ..data.corpus import WIKIPEDIA_HUB_CONFIG, WIKIPEDIA_HUB_ID
 
@@ -35,7 +36,10 @@ def load_classification_data(data_args, tokenizer, seed: int):
 
 
 def load_pretraining_corpus(source: str, data_args):
-    """Documents (column `text`) from 'wikipedia' (the folder in --data_dir, else the Hub), a Hub id, or a path."""
+    """Documents (column `text`) from 'wikipedia' (the folder in --data_dir, else the Hub), a task's training texts
+    ('ag_news', 'dbpedia_14': task-adaptive pre-training, from --data_dir else the Hub), a Hub id, or a path."""
+    if source == data_args.dataset_name and source in TASK_TEXT_CORPORA:
+        return load_task_texts(source, data_dir=data_args.data_dir)
     from_hub = source == data_args.dataset_name and not (source == "wikipedia" and data_args.data_dir)
     if not from_hub:
         texts = load_pretraining_texts(source, data_dir=data_args.data_dir, text_column=data_args.text_column_name,
