@@ -22,6 +22,7 @@ from modeling_tlm.training.commands import run_cli
 
 from .grids import GRIDS, Grid, get_grid
 from .recipe_grid import RecipeGrid
+from .tapt_grid import TaptGrid
 from .stats import Interval, correlation_interval, mean_std, slope_interval, t_interval
 
 MATCH_MARGIN = 0.01  # committee "matches" the deep model: at most 1 point of accuracy below it on average
@@ -668,10 +669,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--grid", required=True, choices=list(GRIDS))
     p.add_argument("--results_dir", default="results")
     p.add_argument("--output", default=None,
-                   help="default: RESULTS.md for the recipe grids (recipe-headline is a section of it), "
+                   help="default: RESULTS.md for the recipe grids and tapt (sections of it), "
                         "<results_dir>/<grid>/REPORT.md for the others")
     args = p.parse_args(argv)
-    if isinstance(get_grid(args.grid), RecipeGrid):
+    if isinstance(get_grid(args.grid), (RecipeGrid, TaptGrid)):  # sections of RESULTS.md
         from .report_recipe import render as render_recipe
 
         output = Path(args.output or "RESULTS.md")

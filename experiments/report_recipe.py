@@ -19,6 +19,7 @@ import numpy as np
 from .grids import CLAIMS, CLAIMS_20M
 from .recipe_grid import FINETUNE_DROPOUT, RECIPE_FT_DROPOUT, RECIPE_HEADLINE, RecipeGrid
 from .report import _plt, _save, ci_text, load_cells, pct, report_lines, table
+from .report_tapt import section_tapt
 from .stats import t_interval
 
 
@@ -374,6 +375,7 @@ def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
         "## Variants on the learning curve", "", *section_variants(res), "",
         *[line for follow_up in FOLLOW_UPS for line in section_follow_up(results_dir, follow_up)],
         *section_searches(res),
+        *section_tapt(results_dir),
         "## Ablations at equal wall-clock time", "", *section_ablations(res), "",
         *section_claims(results_dir),
         "## Earlier grid", "",

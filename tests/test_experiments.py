@@ -160,6 +160,59 @@ def test_fine_tuning_dropout_grid_changes_only_dropout_on_both_sides():
     assert pt.argv == [a.replace("recipe-headline", "recipe-ft-dropout") for a in theirs["pt-60m"].argv]
 
 
+def test_tapt_grid_differs_only_where_it_means_to():
+    """The continued runs differ from each other only in their corpus; each task-adaptive model is fine-tuned on
+    its own task only; every fine-tuned model and the twin get dropout 0.1 and the twin keeps the base's ALiBi."""
+    from transformers import HfArgumentParser
+
+    from experiments.tapt_grid import TAPT
+    from modeling_tlm.training.arguments import ClassificationModelArguments
+    from modeling_tlm.training.build import parse_config_overrides
+
+    cells = {c.id: c for c in TAPT.cells("DATA", "WORK")}
+    continued = [c for c in cells.values() if c.kind == "pretrain" and c.deps == ["pt-base"]]
+    assert {c.meta["corpus"] for c in continued} == {"wikipedia", "ag_news", "dbpedia_14"}
+    corpus = continued[0].argv.index("--dataset_name") + 1
+    masked = {tuple(a for i, a in enumerate(c.argv) if i != corpus and "WORK/tapt/pt-" + c.meta["model"] != a)
+              for c in continued}
+    assert len(masked) == 1 and all(c.exclusive for c in continued)
+    assert "--max_steps" in cells["pt-base"].argv and "--max_steps" in continued[0].argv  # schedules by steps
+    for c in (c for c in cells.values() if c.kind == "finetune"):
+        assert not c.meta["model"].startswith("tapt-") or c.meta["model"] == f"tapt-{c.meta['task']}"
+        model_args, _ = HfArgumentParser(ClassificationModelArguments).parse_args_into_dataclasses(
+            c.argv[1:], return_remaining_strings=True)
+        overrides = parse_config_overrides(model_args.config_overrides)
+        assert overrides["hidden_dropout_prob"] == overrides["attention_probs_dropout_prob"] == 0.1
+        assert overrides.get("alibi") == (True if c.meta["model"] == "scratch" else None)
+    per_setting = {(s.key, seed) for s in TAPT.settings for seed in TAPT.seeds}
+    assert {(c.meta["setting"], c.meta["seed"]) for c in cells.values() if c.kind == "tfidf"} == per_setting
+
+
+def test_tapt_report_pairs_each_model_with_the_same_seeds(tmp_path):
+    """The section's paired gains, from records the shape the runner writes: the interval is over matched seeds."""
+    from experiments.report_tapt import section_tapt
+    from experiments.tapt_grid import TAPT
+
+    folder = tmp_path / TAPT.name
+    folder.mkdir()
+    offset = {"base": 0.80, "wiki": 0.81, "tapt-ag_news": 0.85, "tapt-dbpedia_14": 0.90, "scratch": 0.78}
+    for c in TAPT.cells("DATA", "WORK"):
+        if c.kind == "pretrain":
+            continue
+        seed = c.meta["seed"]
+        accuracy = (0.86 if c.kind == "tfidf" else offset[c.meta["model"]]) + 0.001 * seed * (seed % 2)
+        results = {"test_accuracy": accuracy, "data_sizes": {"train": 4000, "validation": 400}, "num_labels": 4}
+        record = {"id": c.id, "kind": c.kind, "status": "done", "meta": c.meta, "results": results,
+                  "machine": {"cpu": "test"}, "duration_s": 1.0}
+        (folder / f"{c.id}.json").write_text(json.dumps(record))
+    text = "\n".join(section_tapt(tmp_path))
+    ag_news = text.split("### ag_news")[1].split("###")[0]
+    assert "1000 per class trained on, 400 validation examples" in ag_news
+    assert "| the task's text beyond more steps | base + ag_news training texts (task-adaptive) − base + more " \
+           "Wikipedia | +4.0 [+4.0, +4.0] | 5 of 5 | yes |" in ag_news
+    assert "| base against TF-IDF | base (Wikipedia) − TF-IDF | -6.0 [-6.0, -6.0] | 0 of 5 | no |" in ag_news
+
+
 def test_claims_grid_gives_the_committee_the_deep_models_budget():
     """The members are pre-trained independently (their own seeds) on the same sequences as the deep model's
     largest size, and together get the deep model's budget: equal pre-training compute for claim 4."""
