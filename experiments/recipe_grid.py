@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from .cells import NO_DROPOUT, TOKENIZER, Cell, Task
 
 BERT_TOKENIZER = "<data_dir>/bert-base-uncased"  # stands for the data folder's copy in an ablation's flags
+FINETUNE_EXTRA = ("--warmup_steps", "0.1", "--logging_steps", "25", "--save_total_limit", "1")  # every grid's
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class RecipeGrid:
     ablation_train_per_label: int  # every ablation is fine-tuned at this size of each task (first seed)
     variants: tuple[Variant, ...] = ()
     searches: tuple[FinetuneSearch, ...] = ()
-    finetune_extra: tuple[str, ...] = ("--warmup_steps", "0.1", "--logging_steps", "25", "--save_total_limit", "1")
+    finetune_extra: tuple[str, ...] = FINETUNE_EXTRA
     notes: str = ""
 
     def variant(self, name: str) -> Variant:
@@ -121,10 +122,7 @@ class RecipeGrid:
 
         def finetune(cid: str, start: list[str], setting: FinetuneSetting, seed: int, deps: list[str],
                      meta: dict) -> None:
-            argv = ["train_cls.py", *start, *common, *setting.data_args(), "--seed", str(seed),
-                    "--data_sampling_seed", str(seed), "--per_device_train_batch_size", str(setting.batch_size),
-                    "--num_train_epochs", f"{setting.epochs:g}", "--learning_rate", f"{setting.learning_rate:g}",
-                    *self.finetune_extra, "--output_dir", os.path.join(out, cid)]
+            argv = finetune_argv(start, common, setting, seed, self.finetune_extra, os.path.join(out, cid))
             cells.append(Cell(cid, "finetune", argv, os.path.join(out, cid), deps=deps,
                               meta=dict(meta, task=setting.name, setting=setting.key, seed=seed)))
 
@@ -178,6 +176,14 @@ class RecipeGrid:
                     finetune(search.cell_id(minutes, lr, seed), start, setting, seed, [pt] if minutes else [],
                              dict(budget_minutes=minutes, search=search.setting_key, learning_rate=lr))
         return cells
+
+
+def finetune_argv(start: list[str], common: list[str], setting: FinetuneSetting, seed: int, extra: tuple[str, ...],
+                  output_dir: str) -> list[str]:
+    """train_cls.py's command for one setting and seed; `start` names the model (a checkpoint or --from_scratch)."""
+    return ["train_cls.py", *start, *common, *setting.data_args(), "--seed", str(seed), "--data_sampling_seed",
+            str(seed), "--per_device_train_batch_size", str(setting.batch_size), "--num_train_epochs",
+            f"{setting.epochs:g}", "--learning_rate", f"{setting.learning_rate:g}", *extra, "--output_dir", output_dir]
 
 
 def _with_config_overrides(flags: list[str], overrides: str) -> list[str]:

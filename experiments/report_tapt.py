@@ -44,7 +44,7 @@ def section_tapt(results_dir: Path, grid: TaptGrid = TAPT) -> list[str]:
     if not any((results_dir / grid.name).glob("*.json")):
         return []
     cells = load_cells(results_dir, grid.name)
-    acc = accuracies(grid, cells)
+    acc = accuracies(cells)
     machines = sorted({f"{c['machine'].get('cpu', '?')} (family/model {c['machine'].get('cpu_family_model', '?')})"
                        for c in cells})
     lines = [f"## Task-adaptive pre-training: the `{grid.name}` grid", "",

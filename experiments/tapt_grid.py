@@ -15,7 +15,7 @@ labelled samples. Pre-training runs on a schedule by steps (`--max_steps` with a
 result does not depend on what else the machine does; its speed is recorded beside it.
 
     python -m experiments.run --grid tapt --data_dir ../shared/data --workdir runs/experiments --jobs 2
-    python -m experiments.report --grid tapt                           # -> results/tapt/REPORT.md
+    python -m experiments.report --grid tapt                           # -> its section of RESULTS.md
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from .cells import NO_DROPOUT, Cell
-from .recipe_grid import _SETTINGS, FINETUNE_DROPOUT, FinetuneSetting, _with_config_overrides
+from .recipe_grid import (_SETTINGS, FINETUNE_DROPOUT, FINETUNE_EXTRA, FinetuneSetting, _with_config_overrides,
+                          finetune_argv)
 
 NEVER_BINDS = "10000"  # --max_train_minutes that lets --max_steps set the schedule's length
 
@@ -42,7 +43,6 @@ class TaptGrid:
     continued_learning_rate: float  # peak of the continued runs' fresh warm-up and decay
     settings: tuple[FinetuneSetting, ...]
     seeds: tuple[int, ...]
-    notes: str = ""
 
     def models(self) -> list[str]:
         """The fine-tuned models, in table order: base, its continuations, the from-scratch twin."""
@@ -76,11 +76,7 @@ class TaptGrid:
                 start = (["--from_scratch", *twin] if model == "scratch" else
                          ["--model_name_or_path", os.path.join(out, pt), "--config_overrides", FINETUNE_DROPOUT])
                 cid = f"ft-{model}-{setting.key}-s{seed}"
-                argv = ["train_cls.py", *start, *common, *setting.data_args(), "--seed", str(seed),
-                        "--data_sampling_seed", str(seed), "--per_device_train_batch_size", str(setting.batch_size),
-                        "--num_train_epochs", f"{setting.epochs:g}", "--learning_rate", f"{setting.learning_rate:g}",
-                        "--warmup_steps", "0.1", "--logging_steps", "25", "--save_total_limit", "1",
-                        "--output_dir", os.path.join(out, cid)]
+                argv = finetune_argv(start, common, setting, seed, FINETUNE_EXTRA, os.path.join(out, cid))
                 cells.append(Cell(cid, "finetune", argv, os.path.join(out, cid),
                                   deps=[] if model == "scratch" else [pt],
                                   meta=dict(model=model, task=setting.name, setting=setting.key, seed=seed)))
@@ -91,7 +87,7 @@ class TaptGrid:
         return cells
 
 
-def accuracies(grid: TaptGrid, records: list[dict]) -> dict[tuple[str, str], dict[int, float]]:
+def accuracies(records: list[dict]) -> dict[tuple[str, str], dict[int, float]]:
     """(model or 'tfidf', setting key) -> {seed: test accuracy} over the finished cells."""
     out: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     for r in records:
