@@ -10,7 +10,8 @@ runs them in dependency order and records each one's arguments and results in `r
             claims (the same claims with models pre-trained by the cpu-budget recipe with ALiBi, about 2 hours)
             recipe (the recipe's ablations and learning curve: experiments/recipe_grid.py, RESULTS.md)
             recipe-headline (its 60-minute model again, AG News at 1000 per label with 10 seeds and a rate search)
-            tapt   (task-adaptive pre-training against TF-IDF: experiments/tapt_grid.py, results/tapt/REPORT.md)
+            tapt   (task-adaptive pre-training against TF-IDF: experiments/tapt_grid.py, a section of RESULTS.md)
+            tapt-runs (two more independent pre-training runs of tapt's AG News models: the run as the unit)
             paper (the paper's own setting, for a GPU)
 """
 
@@ -23,7 +24,7 @@ from typing import NamedTuple
 
 from .cells import NO_DROPOUT, TOKENIZER, Cell, Model, Task
 from .recipe_grid import RECIPE, RECIPE_FT_DROPOUT, RECIPE_HEADLINE
-from .tapt_grid import TAPT
+from .tapt_grid import TAPT, TAPT_RUNS
 
 class _Where(NamedTuple):
     """Where a grid's cells read and write: the data folder, the grid's work folder, the tokenizer, the flags every
@@ -397,7 +398,8 @@ TINY = Grid(
     latency_repeats=5,
 )
 
-GRIDS = {g.name: g for g in (TINY, CPU, CLAIMS, CLAIMS_20M, PAPER, RECIPE, RECIPE_HEADLINE, RECIPE_FT_DROPOUT, TAPT)}
+GRIDS = {g.name: g for g in (TINY, CPU, CLAIMS, CLAIMS_20M, PAPER, RECIPE, RECIPE_HEADLINE, RECIPE_FT_DROPOUT, TAPT,
+                                  TAPT_RUNS)}
 
 
 def get_grid(name: str) -> Grid:
