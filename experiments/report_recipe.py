@@ -10,6 +10,7 @@ ablations (one choice changed at a time, equal wall-clock budget).
 from __future__ import annotations
 
 import datetime
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import NamedTuple
@@ -18,9 +19,10 @@ import numpy as np
 
 from .grids import CLAIMS, CLAIMS_20M
 from .recipe_grid import FINETUNE_DROPOUT, RECIPE_FT_DROPOUT, RECIPE_HEADLINE, RecipeGrid
-from .report import _plt, _save, ci_text, load_cells, pct, report_lines, table
+from .looks import LOOKS, corrected_level
+from .report import _plt, _save, ci_text, load_cells, pct, report_lines, table, trained_per_class
 from .report_tapt import section_tapt
-from .stats import t_interval
+from .stats import above_zero, t_interval
 
 
 class RecipeResults:
@@ -118,27 +120,33 @@ def section_headline(res: RecipeResults, minutes: float, summary: bool = True) -
         gains = res.gains(minutes, setting)
         if not pre:
             continue
-        mean, low, high = t_interval(gains) if gains else (float("nan"), None, None)
-        beats = "yes" if low is not None and low > 0 else "no" if high is not None and high < 0 else "not resolved"
+        level, m = corrected_level(setting, res.grid.name)
+        beats = above_zero(t_interval(gains, level)) if gains else "not resolved"
         vs_tfidf = ""
         if tf and pre:
             diff = np.mean(list(pre.values())) - np.mean(list(tf.values()))
             vs_tfidf = f"{'wins' if diff > 0 else 'loses'} by {100 * abs(diff):.1f}"
         verdicts[setting] = beats
-        rows.append([setting.replace("-", ", ") + "/label", pct(pre.values()), pct(scratch.values()), str(len(gains)),
-                     ci_text(gains), beats, pct(tf.values()), vs_tfidf])
-    lines = [*table(["task, training examples", f"pre-trained {minutes:g} min", "from scratch", "paired seeds",
-                     "gain, points [95% CI]", "CI above zero", "TF-IDF + LR", "pre-trained vs TF-IDF"], rows)]
+        trained = trained_per_class(res.cells, lambda meta, key=setting: meta.get("setting") == key
+                                    and meta.get("budget_minutes") == minutes and "search" not in meta)
+        rows.append([setting.replace("-", ", ") + "/label", trained.split(" per class")[0], pct(pre.values()),
+                     pct(scratch.values()), str(len(gains)), ci_text(gains), f"{ci_text(gains, level)} ({m} looks)",
+                     beats, pct(tf.values()), vs_tfidf])
+    lines = [*table(["task, training examples", "trained on per class", f"pre-trained {minutes:g} min", "from scratch",
+                     "paired seeds", "gain, points [95% CI]", "gain [Bonferroni CI over the looks]",
+                     "corrected CI above zero", "TF-IDF + LR", "pre-trained vs TF-IDF"], rows)]
     if verdicts and summary:
         above = [k for k, v in verdicts.items() if v == "yes"]
         below = [k for k, v in verdicts.items() if v == "no"]
         wins = [r[0] for r in rows if r[-1].startswith("wins")]
-        lines += ["", f"**Claim 1 with the recipe (pre-trained beats the same model from scratch):** the gain's 95% CI "
-                  f"lies above zero on {len(above)} of {len(verdicts)} settings"
+        lines += ["", f"**Claim 1 with the recipe (pre-trained beats the same model from scratch):** the gain's corrected "
+                  f"interval lies above zero on {len(above)} of {len(verdicts)} settings"
                   + (f" ({', '.join(above)})" if above else "")
                   + (f", below zero on {', '.join(below)}" if below else "")
                   + ", and is not resolved on the rest. Rule: a setting counts only where the paired t-interval over "
-                  f"the seeds excludes zero. **Against TF-IDF:** the pre-trained model wins on {len(wins)} of "
+                  "the seeds, widened by Bonferroni over the looks at that setting (`experiments/looks.py`), excludes "
+                  "zero; the uncorrected 95% interval is shown beside it. "
+                  f"**Against TF-IDF:** the pre-trained model wins on {len(wins)} of "
                   f"{len(rows)} settings" + (f" ({', '.join(wins)})" if wins else "") + "."]
     return lines, verdicts
 
@@ -348,6 +356,40 @@ def section_follow_up(results_dir: Path, follow_up: FollowUp) -> list[str]:
             *section_searches(res, level=3)]
 
 
+def section_contamination(results_dir: Path) -> list[str]:
+    """Test texts found in the pre-training corpora (`experiments/contamination.py`), once it has run."""
+    path = results_dir / "contamination" / "results.json"
+    if not path.exists():
+        return []
+    found = json.loads(path.read_text())
+    n = found["n"]
+    rows = [[r["task"], r["corpus"], f"{r['corpus_documents']:,}", f"{r['test_texts']:,}", f"{r['shorter_than_n']:,}",
+             f"{r['touched']:,} ({100 * r['touched_share']:.2f}%)", f"{r['covered']:,}",
+             f"{100 * r['ngram_share']:.3f}%"] for r in found["rows"]]
+    return ["## Contamination: downstream test texts in the pre-training text", "",
+            f"Word {n}-grams (lower-cased) of every test text looked up in each corpus, as GPT-3's check does: a text "
+            f"is touched when one of its {n}-grams occurs in the corpus, covered when all do. FewRel's rows are "
+            f"{found['fewrel_texts']}. The task's training texts are the task-adaptive corpus (and the pool the "
+            "labelled samples of every model, TF-IDF included, are drawn from). Command: `python -m "
+            "experiments.contamination --data_dir ../shared/data --output_dir results/contamination`.", "",
+            *table(["task", "corpus", "documents", "test texts", f"shorter than {n} words", "touched", "covered",
+                    f"test {n}-grams in the corpus"], rows), ""]
+
+
+def section_looks() -> list[str]:
+    """Every look at a setting's test results (`experiments/looks.py`), which the verdicts above correct for."""
+    rows, seen = [], defaultdict(int)
+    order = list(dict.fromkeys(look.setting for look in LOOKS))
+    for look in sorted(LOOKS, key=lambda look: order.index(look.setting)):  # stable: each setting's looks in order
+        seen[look.setting] += 1
+        rows.append([look.setting, str(seen[look.setting]), f"`{look.grid}`", look.what, look.commit])
+    return ["## Looks at each setting", "",
+            "Every time a setting's test results were seen and the setting was fine-tuned again, in order. The m-th "
+            "look is judged with a Bonferroni interval at level 1 − 0.05/m (`experiments/looks.py`); what each grid "
+            "fixed in advance is in `experiments/preregistration/`.", "",
+            *table(["setting", "look", "grid", "what was seen", "commit"], rows), ""]
+
+
 def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
     res = RecipeResults(grid, load_cells(results_dir, grid.name))
     plots = results_dir / grid.name / "plots"
@@ -376,6 +418,8 @@ def render(grid: RecipeGrid, results_dir: Path, output: Path) -> dict:
         *[line for follow_up in FOLLOW_UPS for line in section_follow_up(results_dir, follow_up)],
         *section_searches(res),
         *section_tapt(results_dir),
+        *section_contamination(results_dir),
+        *section_looks(),
         "## Ablations at equal wall-clock time", "", *section_ablations(res), "",
         *section_claims(results_dir),
         "## Earlier grid", "",

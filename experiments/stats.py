@@ -34,6 +34,13 @@ def t_interval(values, level: float = 0.95) -> Interval:
     return Interval(float(v.mean()), float(interval.low), float(interval.high))
 
 
+def above_zero(interval: Interval) -> str:
+    """A gain's verdict: "yes" where its interval lies above zero, "no" where below, else "not resolved"."""
+    if interval.low is not None and interval.low > 0:
+        return "yes"
+    return "no" if interval.high is not None and interval.high < 0 else "not resolved"
+
+
 def slope_interval(x, y, level: float = 0.95) -> Interval:
     """(slope, low, high) of the least-squares line y = a + b x with its t-interval (n - 2 degrees of freedom)."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
