@@ -25,8 +25,6 @@ no padding. bf16 is autocast over fp32 weights.
 """
 
 import json
-import math
-import multiprocessing
 import os
 from dataclasses import dataclass, field
 
@@ -39,6 +37,7 @@ from modeling_tlm import (
     TLMConfig,
     TLMForSequenceClassification,
 )
+from modeling_tlm.committee import MembersInProcesses
 from modeling_tlm.timing import DTYPES, forward_latencies, gflops_per_sequence, median
 from modeling_tlm.training.checks import ArgumentError, check_at_least, check_choices, check_preset_positions, check_presets
 from modeling_tlm.training.commands import run_cli
@@ -102,50 +101,6 @@ def build_figures(preset: str, args: LatencyArguments) -> dict:
             committee = TLMCommitteeForSequenceClassification.from_members(members[:n])
             figures[f"{preset} x{n}: one process per member"] = MembersInProcesses(committee)
     return figures
-
-
-class MembersInProcesses:
-    """A soft committee whose members each run in their own process on one thread, concurrently: called like the
-    committee on input_ids, it sends them to every member, waits for all, and averages their probabilities.
-
-    `reference` is the same committee in this process: FLOPs are counted on it (the counter cannot see the others).
-    """
-
-    def __init__(self, committee: TLMCommitteeForSequenceClassification):
-        self.reference = committee
-        context = multiprocessing.get_context("spawn")  # a fork of a process with torch's thread pool can hang
-        self.connections, self.processes = [], []
-        for member in committee.members:
-            here, there = context.Pipe()
-            process = context.Process(target=_serve_member, args=(member, there), daemon=True)
-            process.start()
-            self.connections.append(here)
-            self.processes.append(process)
-        for connection in self.connections:
-            connection.recv()  # ready: imported, loaded, one thread
-
-    def __call__(self, input_ids):
-        ids = input_ids.cpu().numpy()
-        for connection in self.connections:
-            connection.send(ids)
-        log_probs = torch.stack([torch.from_numpy(connection.recv()) for connection in self.connections])  # (N, B, C)
-        return torch.logsumexp(log_probs, 0) - math.log(len(self.connections))  # log of the averaged probabilities
-
-    def close(self):
-        for connection in self.connections:
-            connection.send(None)
-        for process in self.processes:
-            process.join(timeout=10)
-
-
-def _serve_member(member, connection):
-    """A member's process: one torch thread; answers each batch of input ids with its log-probabilities."""
-    torch.set_num_threads(1)
-    member.eval()
-    connection.send("ready")
-    with torch.inference_mode():
-        while (ids := connection.recv()) is not None:
-            connection.send(member(torch.from_numpy(ids)).logits.log_softmax(-1).numpy())
 
 
 def run(args: LatencyArguments) -> list[dict]:

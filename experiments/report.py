@@ -273,8 +273,9 @@ def finetune_table(res: Results, task: str) -> list[str]:
         rows.append(["TF-IDF + logistic regression", "–", pct(res.tfidf_accuracies(task).values()),
                      pct(res.tfidf_accuracies(task, "test_macro_f1").values()),
                      pct(r["validation"]["eval_accuracy"] for r in tf.values())])
-    return table(["model", "pre-training sequences", "test accuracy %", "test macro-F1 %", "validation accuracy %"],
-                 rows)
+    return [f"Labelled data: {trained_per_class(res.cells, lambda meta: meta.get('task') == task)}.", "",
+            *table(["model", "pre-training sequences", "test accuracy %", "test macro-F1 %", "validation accuracy %"],
+                   rows)]
 
 
 def claim1(res: Results) -> tuple[list[str], str]:
@@ -452,7 +453,13 @@ def claim4(res: Results, plots: Path) -> tuple[list[str], str]:
     figures = res.latency["figures"]
     committee_name = " + ".join(res.latency["members"][i] for i in full)
     fused, deep_ms = figures[committee_name]["p50_ms"], figures["deep"]["p50_ms"]
-    parallel = figures[committee_name]["parallel_p50_ms"]
+    # Measured with every member in its own process at once where the latency cell did so; older cells have only
+    # the estimate (the slowest member timed alone), and the verdict says which it used.
+    measured = "concurrent_p50_ms" in figures[committee_name]
+    parallel = figures[committee_name]["concurrent_p50_ms" if measured else "parallel_p50_ms"]
+    how = ("measured with every member in its own one-thread process at once"
+           + (" (more members than cores: they share them)" if figures[committee_name].get("members_share_cores") else "")
+           if measured else "estimated as the slowest member timed alone, not measured concurrently")
     means = {t: float(np.mean(d)) for t, d in diffs}
     worse = [t for t, d in diffs if t_interval(d).high is not None and t_interval(d).high < 0
              and np.mean(d) < -MATCH_MARGIN]
@@ -468,7 +475,7 @@ def claim4(res: Results, plots: Path) -> tuple[list[str], str]:
     why = (f"Committee of all {len(full)} members minus the deep model (pre-trained on {size:,}), test accuracy "
            f"points: {', '.join(f'{t} {100 * m:+.1f}' for t, m in means.items())}. Batch-1 p50 latency: deep "
            f"{deep_ms:.2f} ms, committee {fused:.2f} ms on one core (fused) and {parallel:.2f} ms with one core per "
-           f"member. Rule: reproduced if the committee is at most {100 * MATCH_MARGIN:.0f} point below the deep model "
+           f"member ({how}). Rule: reproduced if the committee is at most {100 * MATCH_MARGIN:.0f} point below the deep model "
            "on every task and faster with one core per member (the paper's low-latency setting); not reproduced if "
            f"it is significantly (CI below 0) more than {100 * MATCH_MARGIN:.0f} point worse on some task, or not "
            "faster; unclear otherwise.")
@@ -505,11 +512,13 @@ def latency_table(res: Results) -> list[str]:
         # A committee's FLOPs are its members' (the fused path's batched kernels are not all seen by the counter).
         gflops = sum(lat["figures"][m]["gflops"] for m in f["members"]) if "members" in f else f["gflops"]
         rows.append([names.get(name, name), f"{f['parameters'] / 1e6:.2f}M", f"{gflops:.3f}", f"{f['p50_ms']:.2f}",
-                     f"{f['p95_ms']:.2f}", f"{f['parallel_p50_ms']:.2f}" if "parallel_p50_ms" in f else "–"])
+                     f"{f['p95_ms']:.2f}", f"{f['parallel_p50_ms']:.2f}" if "parallel_p50_ms" in f else "–",
+                     f"{f['concurrent_p50_ms']:.2f}" if "concurrent_p50_ms" in f else "–"])
     head = (f"Batch-1 latency, fp32, {lat['threads']} torch thread(s), {lat['sequence_tokens']}-token {lat['task']} "
             f"test sequence (median length), {next(iter(lat['figures'].values()))['calls']} calls each, round-robin:")
     return [head, ""] + table(["model", "parameters", "GFLOPs", "p50 ms", "p95 ms",
-                               "p50 ms, one core per member"], rows)
+                               "p50 ms, one core per member (estimate: slowest member alone)",
+                               "p50 ms, members in concurrent processes (measured)"], rows)
 
 
 def latency_names(res: Results) -> dict[str, str]:

@@ -5,11 +5,15 @@
 
 The committee checkpoint carries its tokenizer (the members'), its code (for `trust_remote_code=True`) and the
 members' weights: `AutoModelForSequenceClassification.from_pretrained(output_dir)` gives the committee.
-Training members end to end: `train_committee.py` at the repository root.
+Training members end to end: `train_committee.py` at the repository root. `MembersInProcesses` runs a committee's
+members each in its own one-thread process, concurrently: how the latency benchmarks measure the committee with one
+core per member.
 """
 
 import argparse
 import json
+import math
+import multiprocessing
 
 import torch
 from torch.utils.data import DataLoader
@@ -77,6 +81,50 @@ def evaluate(committee: TLMCommitteeForSequenceClassification, dataset, tokenize
         "committee_minus_best_member": modes[committee.config.combine] - max(members),
         "accuracy_by_combine_mode": modes,
     }
+
+
+class MembersInProcesses:
+    """A soft committee whose members each run in their own process on one thread, concurrently: called like the
+    committee on input_ids, it sends them to every member, waits for all, and averages their probabilities.
+
+    `reference` is the same committee in this process: FLOPs are counted on it (the counter cannot see the others).
+    """
+
+    def __init__(self, committee: TLMCommitteeForSequenceClassification):
+        self.reference = committee
+        context = multiprocessing.get_context("spawn")  # a fork of a process with torch's thread pool can hang
+        self.connections, self.processes = [], []
+        for member in committee.members:
+            here, there = context.Pipe()
+            process = context.Process(target=_serve_member, args=(member, there), daemon=True)
+            process.start()
+            self.connections.append(here)
+            self.processes.append(process)
+        for connection in self.connections:
+            connection.recv()  # ready: imported, loaded, one thread
+
+    def __call__(self, input_ids):
+        ids = input_ids.cpu().numpy()
+        for connection in self.connections:
+            connection.send(ids)
+        log_probs = torch.stack([torch.from_numpy(connection.recv()) for connection in self.connections])  # (N, B, C)
+        return torch.logsumexp(log_probs, 0) - math.log(len(self.connections))  # log of the averaged probabilities
+
+    def close(self):
+        for connection in self.connections:
+            connection.send(None)
+        for process in self.processes:
+            process.join(timeout=10)
+
+
+def _serve_member(member, connection):
+    """A member's process: one torch thread; answers each batch of input ids with its log-probabilities."""
+    torch.set_num_threads(1)
+    member.eval()
+    connection.send("ready")
+    with torch.inference_mode():
+        while (ids := connection.recv()) is not None:
+            connection.send(member(torch.from_numpy(ids)).logits.log_softmax(-1).numpy())
 
 
 def main(argv: list[str] | None = None) -> None:

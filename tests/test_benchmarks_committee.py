@@ -42,27 +42,6 @@ def test_gflops_cap_skips_figures(capsys):
     assert "skipped:" in capsys.readouterr().out
 
 
-def test_members_in_processes_answer_as_the_committee():
-    """Each member in its own process (one thread): the averaged probabilities are the committee's own."""
-    import torch
-
-    from modeling_tlm import TLMCommitteeForSequenceClassification, TLMConfig, TLMForSequenceClassification
-
-    members = []
-    for seed in (0, 1):
-        torch.manual_seed(seed)
-        members.append(TLMForSequenceClassification(TLMConfig.from_preset("tiny", num_labels=3)).eval())
-    committee = TLMCommitteeForSequenceClassification.from_members(members).eval()
-    ids = torch.randint(5, 1000, (3, 12))
-    in_processes = committee_latency.MembersInProcesses(committee)
-    try:
-        with torch.no_grad():
-            torch.testing.assert_close(in_processes(ids), committee(ids).logits, atol=1e-5, rtol=1e-5)
-    finally:
-        in_processes.close()
-    assert all(process.exitcode == 0 for process in in_processes.processes)  # closed: every member process ended
-
-
 def test_members_in_processes_are_timed_in_fp32_only():
     rows = committee_latency.main(["--baseline", "tiny", "--presets", "tiny", "--sizes", "2", "--batch_sizes", "1",
                                    "--dtypes", "fp32", "bf16", "--iters", "2", "--warmup", "1", "--seq_len", "16"])

@@ -363,3 +363,22 @@ def test_hub_round_trip(committee_dir, local_hub, monkeypatch):
     remote = load_without_package(repo, env=local_hub.env())
     with torch.no_grad():
         torch.testing.assert_close(torch.tensor(remote["logits"]), committee(*padded_batch()).logits, atol=1e-6, rtol=1e-6)
+
+
+def test_members_in_processes_answer_as_the_committee():
+    """Each member in its own process (one thread): the averaged probabilities are the committee's own."""
+    from modeling_tlm.committee import MembersInProcesses
+
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        members.append(TLMForSequenceClassification(TLMConfig.from_preset("tiny", num_labels=3)).eval())
+    committee = TLMCommitteeForSequenceClassification.from_members(members).eval()
+    ids = torch.randint(5, 1000, (3, 12))
+    in_processes = MembersInProcesses(committee)
+    try:
+        with torch.no_grad():
+            torch.testing.assert_close(in_processes(ids), committee(ids).logits, atol=1e-5, rtol=1e-5)
+    finally:
+        in_processes.close()
+    assert all(process.exitcode == 0 for process in in_processes.processes)  # closed: every member process ended
