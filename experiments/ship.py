@@ -76,11 +76,14 @@ def downstream(results_dir: Path, grid_name: str, cell: str) -> list[dict]:
     return out
 
 
-def add_results_to_card(card_path: Path, rows: list[dict], record: dict) -> None:
-    """The fine-tuning results in the card's model-index (mean test accuracy per setting) and as a table."""
+def add_results_to_card(card_path: Path, rows: list[dict], record: dict, name: str) -> None:
+    """The card under the shipped name, with the fine-tuning results in its model-index (mean test accuracy per
+    setting) and as a table."""
     from huggingface_hub import EvalResult, ModelCard
 
     card = ModelCard.load(card_path)
+    card.data.model_name = name
+    card.text = card.text.replace(f"# {record['id']}\n", f"# {name}\n", 1)
     results = list(card.data.eval_results or [])
     lines = ["## Fine-tuned on downstream tasks", "",
              f"Measured by the `{record['grid']}` grid (`experiments/`), test accuracy in %, mean ± sd over "
@@ -113,7 +116,7 @@ def ship(results_dir: Path, grid: str, cell: str, output_dir: Path) -> Path:
     for name in SHIPPED:
         if (source / name).exists():
             shutil.copy2(source / name, output_dir / name)
-    add_results_to_card(output_dir / "README.md", rows, record)
+    add_results_to_card(output_dir / "README.md", rows, record, output_dir.name)
     return output_dir
 
 
