@@ -114,22 +114,22 @@ class Results:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def pct(values) -> str:
-    """'83.1 ± 0.4 (3)': mean ± sd in percent over seeds, n in brackets."""
+def pct(values, unit: str = "seed") -> str:
+    """'83.1 ± 0.4': mean ± sd in percent over seeds (or other units: runs)."""
     values = list(values)
     if not values:
         return "–"
     mean, sd, n = mean_std(values)
-    return f"{100 * mean:.1f} ± {100 * sd:.1f}" if sd is not None else f"{100 * mean:.1f} (1 seed)"
+    return f"{100 * mean:.1f} ± {100 * sd:.1f}" if sd is not None else f"{100 * mean:.1f} (1 {unit})"
 
 
-def ci_text(values, level: float = 0.95) -> str:
+def ci_text(values, level: float = 0.95, unit: str = "seed") -> str:
     values = list(values)
     if not values:
         return "–"
     mean, low, high = t_interval(values, level)
     if low is None:
-        return f"{100 * mean:+.1f} (no CI: 1 seed)"
+        return f"{100 * mean:+.1f} (no CI: 1 {unit})"
     return f"{100 * mean:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 

@@ -114,7 +114,13 @@ def section_runs(results_dir: Path, grid: TaptGrid) -> list[str]:
              "unit is the pre-training run: a run's figure is the mean over its fine-tuning seeds, and the interval "
              "is a t-interval over the runs' figures (runs − 1 degrees of freedom), beside the Bonferroni one over "
              "the looks at the setting. Commands: `python -m experiments.run --grid "
-             + " ".join(g.name for g in more) + " --data_dir ../shared/data --workdir runs/experiments --jobs 2`.", ""]
+             + " ".join(g.name for g in more) + " --data_dir ../shared/data --workdir runs/experiments --jobs 2`. "
+             "Where each run's base model was pre-trained (schedules by steps: a CPU changes the time, and only the "
+             "rounding of the arithmetic): " + "; ".join(
+                 f"run {c['meta'].get('run', DEFAULT_SEED)} on {c['machine'].get('cpu', '?')} (family/model "
+                 f"{c['machine'].get('cpu_family_model', '?')}), {c['results']['eval']['eval_loss']:.3f} held-out "
+                 "MLM loss" for c in cells + added if c["kind"] == "pretrain" and c["meta"]["model"] == "base") + ".",
+             ""]
     for setting in settings:
         key = setting.key
         tapt = f"tapt-{setting.name}"
@@ -124,7 +130,7 @@ def section_runs(results_dir: Path, grid: TaptGrid) -> list[str]:
         for model in ("base", tapt):
             means = [float(np.mean(list(by_run[r][(model, key)].values()))) for r in runs if by_run[r].get((model, key))]
             rows.append([_model_name(model), *(pct(by_run[r][(model, key)].values()) if by_run[r].get((model, key))
-                                               else "–" for r in runs), pct(means)])
+                                               else "–" for r in runs), pct(means, unit="run")])
         for model in ("scratch", "tfidf"):
             rows.append([_model_name(model) if model != "tfidf" else "TF-IDF + logistic regression",
                          *(pct(controls[(model, key)].values()) for _ in runs), "(no pre-training)"])
@@ -142,7 +148,7 @@ def section_runs(results_dir: Path, grid: TaptGrid) -> list[str]:
                 continue
             means = [float(np.mean(p)) for p in per_run.values()]
             gains.append([what, *(ci_text(per_run[r]) if r in per_run else "–" for r in runs),
-                          ci_text(means), f"{ci_text(means, level)} ({m} looks)",
+                          ci_text(means, unit="run"), f"{ci_text(means, level, unit='run')} ({m} looks)",
                           f"{sum(x > 0 for x in means)} of {len(means)}", above_zero(t_interval(means, level))])
         lines += [f"{setting.name}, {setting.train_per_label} per label "
                   f"({trained_per_class(cells + added, lambda meta: meta['setting'] == key)}): test accuracy per run, "
