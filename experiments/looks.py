@@ -37,7 +37,7 @@ LOOKS: tuple[Look, ...] = (
     Look("dbpedia_14-100", "tapt", "the ALiBi recipe model at 8,000 steps, more Wikipedia steps and task-adaptive "
          "pre-training, 5 seeds", "(not yet run)"),
     Look("ag_news-1000", "tapt-runs", "two more independent pre-training runs of the tapt grid's base and "
-         "task-adaptive models, 5 seeds each", "(this grid's results)"),
+         "task-adaptive models, 5 seeds each", "b137048"),
 )
 
 
